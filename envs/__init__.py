@@ -1,0 +1,76 @@
+"""Environment construction: short names -> Gymnasium ids, and one visible wrapper stack.
+
+Imports nothing from `sac`: the agent sees only float32 observations and actions in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import DtypeObservation, RecordEpisodeStatistics, RescaleAction
+
+ENV_IDS: dict[str, str] = {
+    "HalfCheetah": "HalfCheetah-v5",
+    "Hopper": "Hopper-v5",
+    "Walker2d": "Walker2d-v5",
+    "Ant": "Ant-v5",
+    "Humanoid": "Humanoid-v5",
+    "Swimmer": "Swimmer-v5",
+    "Reacher": "Reacher-v5",
+    "Pusher": "Pusher-v5",
+    "InvertedPendulum": "InvertedPendulum-v5",
+    "InvertedDoublePendulum": "InvertedDoublePendulum-v5",
+    "Pendulum": "Pendulum-v1",
+}
+
+
+class UnknownEnvError(ValueError):
+    """The env name is neither a short name nor a registered Gymnasium id."""
+
+
+class EnvSpec(Protocol):
+    name: str
+    max_episode_steps: int | None
+
+
+def env_id(name: str) -> str:
+    """Short name or Gymnasium id -> Gymnasium id."""
+    if name in ENV_IDS:
+        return ENV_IDS[name]
+    if name in gym.registry:
+        return name
+    raise UnknownEnvError(f"env.name={name} is unknown: allowed are {', '.join(ENV_IDS)} or a registered Gymnasium id")
+
+
+def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """Build the env with the wrapper stack, innermost first, and seed it.
+
+    The returned env has float32 observations, actions in [-1, 1] (mapped once, here, to the env's
+    bounds), `info["episode"]` at episode ends, and a first `reset()` that uses `seed`.
+    """
+    env = gym.make(env_id(cfg.name), max_episode_steps=cfg.max_episode_steps, render_mode=render_mode, **kwargs)
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise UnknownEnvError(f"env.name={cfg.name} has a {type(env.action_space).__name__} action space: SAC needs Box")
+    env = RecordEpisodeStatistics(env)
+    env = RescaleAction(env, min_action=-1.0, max_action=1.0)
+    env = DtypeObservation(env, np.float32)
+    env = SeedFirstReset(env, seed)
+    return env
+
+
+class SeedFirstReset(gym.Wrapper):
+    """Seeds the first reset (and the action space, which draws the warm-up actions); later resets
+    continue the env's own RNG stream, so a run is reproducible from one integer."""
+
+    def __init__(self, env: gym.Env, seed: int) -> None:
+        super().__init__(env)
+        self._seed: int | None = seed
+        env.action_space.seed(seed)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        if seed is None:
+            seed = self._seed
+        self._seed = None
+        return self.env.reset(seed=seed, options=options)

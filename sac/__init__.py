@@ -1,0 +1,1 @@
+"""Soft Actor-Critic trained through the reparameterisation trick."""

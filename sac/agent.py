@@ -1,0 +1,121 @@
+"""The SAC agent: owns the networks, target critics, temperature and optimizers; losses live in `losses.py`."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sac.config import AgentConfig
+from sac.losses import actor_loss, critic_loss, soft_target, temperature_loss
+from sac.networks import Actor, CriticEnsemble
+from sac.replay import Batch
+
+
+class SAC:
+    """Soft Actor-Critic with twin (ensemble) critics, Polyak targets and learned temperature.
+
+    `update` returns its metrics as detached device tensors: nothing in it syncs with the host,
+    so the caller decides when (and whether) to pay for moving them.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: AgentConfig, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.actor = Actor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(device)
+        self.critic = CriticEnsemble(obs_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=cfg.learn_alpha)
+        self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
+
+        self.actor_optim = _adam(self.actor.parameters(), cfg.actor_lr)
+        self.critic_optim = _adam(self.critic.parameters(), cfg.critic_lr)
+        self.alpha_optim = _adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
+
+    @property
+    def alpha(self) -> Tensor:
+        return self.log_alpha.exp().detach()
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One action in [-1, 1] for one observation (obs_dim,) -> (act_dim,)."""
+        dist = self.actor(torch.as_tensor(obs, device=self.device).unsqueeze(0))
+        action = dist.mode() if deterministic else dist.rsample()[0]
+        return action[0].cpu().numpy()
+
+    def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        with torch.no_grad():
+            next_action, logp_next = self.actor(batch.next_obs).rsample()  # (B, act_dim), (B,)
+            q_next = self.critic_target(batch.next_obs, next_action)  # (E, B)
+            target = soft_target(batch.reward, batch.terminated, self.cfg.gamma, q_next, self.alpha, logp_next)
+        q = self.critic(batch.obs, batch.action)  # (E, B)
+        loss = critic_loss(q, target)
+        return loss, {"train/critic_loss": loss, "train/q_mean": q.mean(), "train/target_q_mean": target.mean()}
+
+    def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """Pathwise actor loss on reparameterised actions; returns (loss, logp (B,), metrics)."""
+        dist = self.actor(obs)
+        action, logp = dist.rsample()
+        q = self.critic(obs, action, detach_params=True)  # (E, B)
+        loss = actor_loss(self.alpha, logp, q)
+        metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean(), "train/log_std": dist.log_std.mean()}
+        return loss, logp, metrics
+
+    def update(self, batch: Batch) -> dict[str, Tensor]:
+        """One gradient step on critics, actor and temperature, then the Polyak target update."""
+        loss_q, metrics = self.critic_loss(batch)
+        self.critic_optim.zero_grad()
+        loss_q.backward()
+        self.critic_optim.step()
+
+        loss_pi, logp, actor_metrics = self.actor_loss(batch.obs)
+        self.actor_optim.zero_grad()
+        loss_pi.backward()
+        self.actor_optim.step()
+        metrics |= actor_metrics
+
+        if self.alpha_optim is not None:
+            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
+            self.alpha_optim.zero_grad()
+            loss_alpha.backward()
+            self.alpha_optim.step()
+            metrics["train/alpha_loss"] = loss_alpha
+        metrics["train/alpha"] = self.alpha
+
+        with torch.no_grad():
+            for target, online in zip(self.critic_target.parameters(), self.critic.parameters()):
+                target.lerp_(online, self.cfg.tau)
+        return {key: value.detach() for key, value in metrics.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_alpha": self.log_alpha.detach(),
+            "actor_optim": self.actor_optim.state_dict(),
+            "critic_optim": self.critic_optim.state_dict(),
+        }
+        if self.alpha_optim is not None:
+            state["alpha_optim"] = self.alpha_optim.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_optim.load_state_dict(state["actor_optim"])
+        self.critic_optim.load_state_dict(state["critic_optim"])
+        if self.alpha_optim is not None:
+            self.alpha_optim.load_state_dict(state["alpha_optim"])
+
+
+def _adam(params: Any, lr: float) -> torch.optim.Adam:
+    # foreach: one multi-tensor kernel per step instead of a Python loop over parameters.
+    return torch.optim.Adam(params, lr=lr, foreach=True)

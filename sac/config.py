@@ -1,0 +1,182 @@
+"""Structured configs: the type, default and meaning of every option, and their validation.
+
+Hydra composes `configs/train_sac.yaml` over these dataclasses, so an unknown key or a value of the
+wrong type is rejected before anything runs; `validate` then checks ranges and cross-field rules.
+Defaults are the SAC papers' (Haarnoja et al. 2018, appendix D) unless a comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional, TypeVar
+
+import torch
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from envs import UnknownEnvError, env_id
+
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one line, without a traceback."""
+
+
+@dataclass
+class EnvConfig:
+    name: str = MISSING
+    """Short name (HalfCheetah, Hopper, ..., Pendulum) or any registered Gymnasium id."""
+    max_episode_steps: Optional[int] = None
+    """Time limit; None keeps the Gymnasium default (1000 for MuJoCo, 200 for Pendulum)."""
+
+
+@dataclass
+class AgentConfig:
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    """Hidden layer widths of the actor and of each critic."""
+    num_critics: int = 2
+    """Size of the Q ensemble; the target takes the min over it (clipped double Q)."""
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak rate of the target critics: theta' <- (1 - tau) theta' + tau theta."""
+    batch_size: int = 256
+    init_alpha: float = 1.0
+    """Initial entropy temperature."""
+    learn_alpha: bool = True
+    """Tune alpha towards the target entropy (SAC v2); False keeps init_alpha fixed."""
+    target_entropy: Optional[float] = None
+    """Target policy entropy; None means -act_dim (the papers' heuristic)."""
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+
+@dataclass
+class WandbConfig:
+    mode: str = "online"
+    """online | offline | disabled. Online falls back to offline when there is no API key or no network."""
+    project: str = "sac-reparam"
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    name: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    seed: int = 0
+    total_steps: int = 1_000_000
+    """Environment steps to train for."""
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N. auto picks cuda when available."""
+    buffer_size: int = 1_000_000
+    learning_starts: int = 5_000
+    """Steps of uniform random actions before the first update."""
+    utd_ratio: float = 1.0
+    """Gradient updates per environment step (update-to-data ratio); fractions update every few steps."""
+    eval_every: int = 10_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 100_000
+    checkpoint_buffer: bool = True
+    """Save the replay buffer with the newest checkpoint (older checkpoints keep weights only)."""
+    log_every: int = 1_000
+    """Steps between training-metric log events (console, metrics.jsonl, W&B)."""
+
+
+ConfigStore.instance().store(name="train_sac_schema", node=TrainConfig)
+
+
+def to_train_config(cfg: DictConfig) -> TrainConfig:
+    """Hydra's composed config -> a validated TrainConfig."""
+    config = OmegaConf.to_object(cfg)
+    assert isinstance(config, TrainConfig)
+    validate(config)
+    return config
+
+
+def validate(c: TrainConfig) -> None:
+    """Range and cross-field checks; raises UserError naming the value and what is allowed."""
+    positive = {
+        "total_steps": c.total_steps,
+        "buffer_size": c.buffer_size,
+        "eval_every": c.eval_every,
+        "eval_episodes": c.eval_episodes,
+        "checkpoint_every": c.checkpoint_every,
+        "log_every": c.log_every,
+        "agent.batch_size": c.agent.batch_size,
+        "agent.num_critics": c.agent.num_critics,
+        "agent.actor_lr": c.agent.actor_lr,
+        "agent.critic_lr": c.agent.critic_lr,
+        "agent.alpha_lr": c.agent.alpha_lr,
+        "agent.init_alpha": c.agent.init_alpha,
+        "utd_ratio": c.utd_ratio,
+    }
+    for key, value in positive.items():
+        if not value > 0:
+            raise UserError(f"{key}={value} is invalid: it must be > 0")
+    if c.learning_starts < 0:
+        raise UserError(f"learning_starts={c.learning_starts} is invalid: it must be >= 0")
+    if c.env.max_episode_steps is not None and c.env.max_episode_steps <= 0:
+        raise UserError(f"env.max_episode_steps={c.env.max_episode_steps} is invalid: it must be > 0 or null")
+    if c.agent.batch_size > c.buffer_size:
+        raise UserError(f"agent.batch_size={c.agent.batch_size} is larger than buffer_size={c.buffer_size}")
+    if not c.agent.hidden_sizes or min(c.agent.hidden_sizes) <= 0:
+        raise UserError(f"agent.hidden_sizes={c.agent.hidden_sizes} is invalid: it needs one or more widths > 0")
+    if not 0.0 < c.agent.gamma <= 1.0:
+        raise UserError(f"agent.gamma={c.agent.gamma} is invalid: it must be in (0, 1]")
+    if not 0.0 < c.agent.tau <= 1.0:
+        raise UserError(f"agent.tau={c.agent.tau} is invalid: it must be in (0, 1]")
+    if not c.agent.log_std_min < c.agent.log_std_max:
+        raise UserError(f"agent.log_std_min={c.agent.log_std_min} must be below agent.log_std_max={c.agent.log_std_max}")
+    if c.wandb.mode not in WANDB_MODES:
+        raise UserError(f"wandb.mode={c.wandb.mode} is invalid: allowed are {', '.join(WANDB_MODES)}")
+    try:
+        env_id(c.env.name)
+    except UnknownEnvError as e:
+        raise UserError(str(e)) from None
+    resolve_device(c.device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> a usable torch.device, or UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device={name} was asked for but no CUDA GPU is available: use device=cpu or device=auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"device={name} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_user_errors(fn: F) -> F:
+    """Entry-point decorator: a UserError ends the program with one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]

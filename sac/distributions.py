@@ -1,0 +1,54 @@
+"""The tanh-squashed diagonal Gaussian of SAC (Haarnoja et al. 2018, appendix C).
+
+u ~ N(mu, std^2), a = tanh(u). By change of variables
+    log pi(a|s) = log N(u; mu, std) - sum_i log(1 - tanh(u_i)^2),
+and the Jacobian term is computed as 2 * (log 2 - u - softplus(-2u)), which is exact and stays
+finite for any u, where the naive log(1 - tanh(u)^2) is -inf once tanh(u) rounds to 1 (|u| > 9 in float32).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_2 = math.log(2.0)
+
+
+def reparameterize(mu: Tensor, std: Tensor, eps: Tensor) -> Tensor:
+    """The reparameterisation trick: z = mu + std * eps with eps ~ N(0, I), so dz/dmu = 1, dz/dstd = eps."""
+    return mu + std * eps
+
+
+def tanh_log_det_jacobian(u: Tensor) -> Tensor:
+    """log |d tanh(u) / du| = log(1 - tanh(u)^2), summed over the last dim. (..., d) -> (...)."""
+    return (2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))).sum(-1)
+
+
+class TanhGaussian:
+    """pi(a|s) = tanh(N(mu, diag(std^2))), batch-first: mu, log_std are (B, act_dim)."""
+
+    def __init__(self, mu: Tensor, log_std: Tensor) -> None:
+        self.mu = mu
+        self.log_std = log_std
+        self.std = log_std.exp()
+
+    def rsample(self, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Reparameterised sample. Returns (action (B, act_dim) in (-1, 1), log_prob (B,)).
+
+        Gradients flow to mu and log_std through the action (the pathwise estimator).
+        `eps` (B, act_dim) may be given to fix the noise; by default it is drawn fresh.
+        """
+        if eps is None:
+            eps = torch.randn_like(self.mu)
+        u = reparameterize(self.mu, self.std, eps)  # (B, act_dim)
+        # (u - mu) / std == eps: using eps directly avoids a cancellation in the Gaussian term.
+        gaussian = (-0.5 * eps.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)  # (B,)
+        return torch.tanh(u), gaussian - tanh_log_det_jacobian(u)
+
+    def mode(self) -> Tensor:
+        """The deterministic action tanh(mu) (B, act_dim), used for evaluation."""
+        return torch.tanh(self.mu)

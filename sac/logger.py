@@ -1,0 +1,135 @@
+"""One logger owns every sink: the console progress line, `metrics.jsonl` and Weights & Biases.
+
+`metrics.jsonl` is the lossless record: one JSON object per log event, flushed as it is written.
+W&B is offline-first: without an API key or a reachable server an online run becomes an offline
+run (synced later with `wandb sync`) instead of blocking on the network.
+"""
+
+from __future__ import annotations
+
+import json
+import netrc
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from sac.config import WandbConfig
+
+# Shown on the console progress line, in this order, when they have been logged.
+_PROGRESS_KEYS = {
+    "perf/steps_per_sec": "steps/s {:.0f}",
+    "train/episode_return": "episode return {:.1f}",
+    "eval/return_mean": "eval return {:.1f}",
+}
+
+
+class Logger:
+    def __init__(
+        self,
+        run_dir: Path,
+        config: dict[str, Any],
+        wandb_cfg: WandbConfig,
+        total_steps: int,
+        job_type: str = "sac",
+    ) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_dir
+        self.total_steps = total_steps
+        self._file = open(run_dir / "metrics.jsonl", "a", buffering=1)  # line-buffered: each event reaches the OS
+        self._start = time.perf_counter()
+        self._latest: dict[str, float] = {}
+        self._last_print = 0.0
+        self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True) if sys.stderr.isatty() else None
+        self.wandb_run = _init_wandb(wandb_cfg, run_dir, config, job_type)
+
+    def log(self, step: int, metrics: dict[str, Tensor | float]) -> None:
+        """Record scalars at env step `step`. Tensors are moved to the host here, in one transfer."""
+        tensors = {k: v for k, v in metrics.items() if isinstance(v, Tensor)}
+        values = {k: float(v) for k, v in metrics.items() if not isinstance(v, Tensor)}
+        if tensors:
+            values |= dict(zip(tensors, torch.stack([t.float() for t in tensors.values()]).tolist()))
+        record = {"step": step, "time": round(time.perf_counter() - self._start, 3), **values}
+        self._file.write(json.dumps(record) + "\n")
+        if self.wandb_run is not None:
+            self.wandb_run.log(values, step=step)
+        self._latest.update(values)
+        self._progress(step)
+
+    def _progress(self, step: int) -> None:
+        shown = [fmt.format(self._latest[k]) for k, fmt in _PROGRESS_KEYS.items() if k in self._latest]
+        if self._bar is not None:
+            self._bar.update(step - self._bar.n)
+            self._bar.set_postfix_str(" | ".join(shown), refresh=False)
+        elif time.perf_counter() - self._last_print > 10.0 or step >= self.total_steps:
+            # Not a terminal (CI, a cluster log): one plain line every few seconds instead of a redrawn bar.
+            self._last_print = time.perf_counter()
+            print(" | ".join([f"step {step}/{self.total_steps}", *shown]), flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._file.close()
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+            self.wandb_run = None
+
+
+def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_type: str) -> Any:
+    if cfg.mode == "disabled":
+        return None
+    import wandb  # deferred: importing wandb costs about a second
+
+    mode = cfg.mode
+    if mode == "online":
+        reason = _why_offline()
+        if reason is not None:
+            print(f"W&B: {reason}; logging offline. Upload later with: wandb sync {run_dir}/wandb/offline-run-*")
+            mode = "offline"
+    return wandb.init(
+        project=cfg.project,
+        entity=cfg.entity,
+        group=cfg.group,
+        name=cfg.name,
+        tags=cfg.tags,
+        job_type=job_type,
+        config=config,
+        dir=str(run_dir),
+        mode=mode,
+    )
+
+
+def _why_offline(timeout: float = 3.0) -> str | None:
+    """Why an online W&B run would fail or hang here, or None if it should work."""
+    base_url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    host = urlparse(base_url).hostname or "api.wandb.ai"
+    if not os.environ.get("WANDB_API_KEY"):
+        try:
+            has_key = netrc.netrc().authenticators(host) is not None
+        except (FileNotFoundError, netrc.NetrcParseError):
+            has_key = False
+        if not has_key:
+            return "no API key (set WANDB_API_KEY or run `wandb login`)"
+
+    reachable = threading.Event()
+
+    def probe() -> None:
+        # In a thread because DNS resolution ignores socket timeouts.
+        try:
+            socket.create_connection((host, urlparse(base_url).port or 443), timeout=timeout).close()
+            reachable.set()
+        except OSError:
+            pass
+
+    threading.Thread(target=probe, daemon=True).start()
+    if not reachable.wait(timeout):
+        return f"{host} is unreachable"
+    return None

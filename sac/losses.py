@@ -1,0 +1,36 @@
+"""SAC losses as plain functions in the symbols of Haarnoja et al. (2018, "SAC: Algorithms and Applications").
+
+They compute and return; the agent owns the networks and steps the optimizers.
+Shapes: reward, terminated, log-probs (B,); Q values (E, B).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+
+def soft_target(
+    reward: Tensor, terminated: Tensor, gamma: float, q_next: Tensor, alpha: Tensor, logp_next: Tensor
+) -> Tensor:
+    """y = r + gamma * (1 - terminated) * (min_j Q'_j(s', a') - alpha * log pi(a'|s')), a' ~ pi(.|s').  (B,)
+
+    Only a true terminal state cuts the bootstrap; an episode cut by a time limit (truncated) still
+    bootstraps, because the state it stopped in has a future the agent did not see.
+    """
+    min_q_next = q_next.min(dim=0).values  # (B,)
+    return reward + gamma * (1.0 - terminated) * (min_q_next - alpha * logp_next)
+
+
+def critic_loss(q: Tensor, target: Tensor) -> Tensor:
+    """J_Q = sum_j 1/2 E[(Q_j(s, a) - y)^2]; q (E, B), target (B,) and carries no gradient."""
+    return 0.5 * (q - target.detach()).pow(2).mean(dim=1).sum()
+
+
+def actor_loss(alpha: Tensor, logp: Tensor, q: Tensor) -> Tensor:
+    """J_pi = E[alpha * log pi(a|s) - min_j Q_j(s, a)] with a = tanh(mu + std * eps) (pathwise)."""
+    return (alpha.detach() * logp - q.min(dim=0).values).mean()
+
+
+def temperature_loss(log_alpha: Tensor, logp: Tensor, target_entropy: float) -> Tensor:
+    """J(alpha) = E[-alpha * (log pi(a|s) + H_target)]: raises alpha while entropy is below target."""
+    return -(log_alpha.exp() * (logp.detach() + target_entropy)).mean()

@@ -1,0 +1,81 @@
+"""Actor and critic networks. Batch-first: obs (B, obs_dim), actions (B, act_dim), Q values (E, B)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from sac.distributions import TanhGaussian
+
+
+def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential:
+    """Linear-ReLU stack: (B, in_dim) -> (B, out_dim)."""
+    layers: list[nn.Module] = []
+    for width in hidden_sizes:
+        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        in_dim = width
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """obs (B, obs_dim) -> TanhGaussian over actions in [-1, 1]^act_dim."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        hidden_sizes: Sequence[int],
+        log_std_min: float = -5.0,
+        log_std_max: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden_sizes, 2 * act_dim)
+        self.log_std_min = log_std_min
+        self.log_std_max = log_std_max
+
+    def forward(self, obs: Tensor) -> TanhGaussian:
+        mu, raw_log_std = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
+        # A smooth squash into [min, max] keeps a gradient at the bounds, unlike a clamp.
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw_log_std) + 1.0)
+        return TanhGaussian(mu, log_std)
+
+
+class CriticEnsemble(nn.Module):
+    """E independent Q(s, a) MLPs evaluated as one batched matmul per layer: -> (E, B).
+
+    Weights are stacked (E, in, out) so that the twin critics (and any larger ensemble) cost one
+    kernel launch per layer instead of E forward passes.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], num_critics: int = 2) -> None:
+        super().__init__()
+        sizes = [obs_dim + act_dim, *hidden_sizes, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            # nn.Linear's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), for weights and biases alike.
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
+        self.num_critics = num_critics
+
+    def forward(self, obs: Tensor, action: Tensor, detach_params: bool = False) -> Tensor:
+        """Q values (E, B) for obs (B, obs_dim) and action (B, act_dim).
+
+        With `detach_params`, gradients reach the action but not the critic's weights: the actor
+        loss differentiates Q(s, a(theta)) through a only (SAC eq. 13 treats Q as fixed).
+        """
+        x = torch.cat([obs, action], dim=-1)  # (B, obs_dim + act_dim), broadcast against (E, in, out)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if detach_params:
+                w, b = w.detach(), b.detach()
+            x = torch.baddbmm(b, x, w) if x.dim() == 3 else torch.matmul(x, w) + b  # (E, B, out)
+            if i < last:
+                x = F.relu(x)
+        return x.squeeze(-1)  # (E, B)
