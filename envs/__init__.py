@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.wrappers import DtypeObservation, RecordEpisodeStatistics, RescaleAction
+from gymnasium.wrappers import RecordEpisodeStatistics, RescaleAction, TransformObservation
 
 ENV_IDS: dict[str, str] = {
     "HalfCheetah": "HalfCheetah-v5",
@@ -55,9 +55,14 @@ def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: 
         raise UnknownEnvError(f"env.name={cfg.name} has a {type(env.action_space).__name__} action space: SAC needs Box")
     env = RecordEpisodeStatistics(env)
     env = RescaleAction(env, min_action=-1.0, max_action=1.0)
-    env = DtypeObservation(env, np.float32)
+    env = TransformObservation(env, lambda obs: obs.astype(np.float32), _float32_box(env.observation_space))
     env = SeedFirstReset(env, seed)
     return env
+
+
+def _float32_box(space: gym.Space) -> gym.spaces.Box:
+    assert isinstance(space, gym.spaces.Box), f"observations must be a Box, got {space}"
+    return gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32), dtype=np.float32)
 
 
 class SeedFirstReset(gym.Wrapper):

@@ -97,10 +97,9 @@ ConfigStore.instance().store(name="train_sac_schema", node=TrainConfig)
 
 
 def to_train_config(cfg: DictConfig) -> TrainConfig:
-    """Hydra's composed config -> a validated TrainConfig."""
+    """Hydra's composed (already type-checked) config -> a TrainConfig instance."""
     config = OmegaConf.to_object(cfg)
     assert isinstance(config, TrainConfig)
-    validate(config)
     return config
 
 

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from envs import env_id, make_env
 from sac.agent import SAC
 from sac.checkpoint import save_checkpoint
-from sac.config import TrainConfig, resolve_device, to_train_config
+from sac.config import TrainConfig, resolve_device, to_train_config, validate
 from sac.evaluate import run_episodes
 from sac.logger import Logger
 from sac.replay import ReplayBuffer
@@ -23,7 +23,7 @@ EVAL_SEED_OFFSET = 1_000_000
 
 
 def train_sac(cfg: DictConfig) -> Path:
-    """Hydra entry point: validate the composed config and train in Hydra's run directory."""
+    """Hydra entry point: train in Hydra's run directory."""
     config = to_train_config(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     train(config, run_dir)
@@ -32,6 +32,7 @@ def train_sac(cfg: DictConfig) -> Path:
 
 def train(c: TrainConfig, run_dir: Path) -> dict[str, float]:
     """Train SAC as configured, writing logs and checkpoints under `run_dir`. Returns the last eval metrics."""
+    validate(c)
     device = resolve_device(c.device)
     torch.manual_seed(c.seed)
     env = make_env(c.env, seed=c.seed)

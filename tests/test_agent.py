@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from sac.agent import SAC
+from sac.config import AgentConfig
+from sac.losses import critic_loss, soft_target, temperature_loss
+from sac.replay import Batch
+
+OBS_DIM, ACT_DIM = 5, 3
+
+
+def make_agent(**overrides: object) -> SAC:
+    torch.manual_seed(0)
+    return SAC(OBS_DIM, ACT_DIM, AgentConfig(hidden_sizes=[32, 32], **overrides), torch.device("cpu"))
+
+
+def random_batch(n: int = 16, terminated: torch.Tensor | None = None) -> Batch:
+    return Batch(
+        obs=torch.randn(n, OBS_DIM),
+        action=torch.rand(n, ACT_DIM) * 2 - 1,
+        reward=torch.randn(n),
+        next_obs=torch.randn(n, OBS_DIM),
+        terminated=torch.zeros(n) if terminated is None else terminated,
+    )
+
+
+def test_target_entropy_defaults_to_minus_act_dim() -> None:
+    assert make_agent().target_entropy == -ACT_DIM
+    assert make_agent(target_entropy=-1.5).target_entropy == -1.5
+
+
+def test_actor_loss_leaves_no_gradient_on_critics() -> None:
+    agent = make_agent()
+    loss, _, _ = agent.actor_loss(random_batch().obs)
+    loss.backward()
+    assert all(p.grad is None for p in agent.critic.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+
+
+def test_critic_loss_leaves_no_gradient_on_actor() -> None:
+    agent = make_agent()
+    loss, _ = agent.critic_loss(random_batch())
+    loss.backward()
+    assert all(p.grad is None for p in agent.actor.parameters())
+    assert agent.log_alpha.grad is None
+    assert all(p.grad is not None for p in agent.critic.parameters())
+
+
+def test_terminated_cuts_the_bootstrap_and_truncated_does_not() -> None:
+    reward = torch.tensor([1.0, 1.0])
+    terminated = torch.tensor([1.0, 0.0])  # transition 1 ended by a time limit: stored as not terminated
+    q_next = torch.tensor([[5.0, 5.0], [3.0, 4.0]])  # (E, B): min over critics is [3, 4]
+    logp_next = torch.tensor([0.5, 0.5])
+    y = soft_target(reward, terminated, 0.9, q_next, torch.tensor(0.2), logp_next)
+    assert y[0].item() == pytest.approx(1.0)
+    assert y[1].item() == pytest.approx(1.0 + 0.9 * (4.0 - 0.2 * 0.5))
+
+
+def test_agent_target_uses_min_of_target_twins_and_entropy_bonus() -> None:
+    agent = make_agent()
+    batch = random_batch(terminated=torch.tensor([1.0] * 8 + [0.0] * 8))
+    torch.manual_seed(1)
+    _, metrics = agent.critic_loss(batch)
+    torch.manual_seed(1)
+    next_action, logp_next = agent.actor(batch.next_obs).rsample()
+    q_next = agent.critic_target(batch.next_obs, next_action).min(0).values
+    expected = batch.reward + 0.99 * (1 - batch.terminated) * (q_next - agent.alpha * logp_next)
+    torch.testing.assert_close(metrics["train/target_q_mean"], expected.mean())
+
+
+def test_critic_loss_is_half_mse_summed_over_critics() -> None:
+    q = torch.tensor([[1.0, 2.0], [0.0, 4.0]])
+    target = torch.tensor([1.0, 1.0])
+    assert critic_loss(q, target).item() == pytest.approx(0.5 * (0.5 + 5.0))
+
+
+def test_temperature_loss_raises_alpha_when_entropy_is_below_target() -> None:
+    log_alpha = torch.tensor(0.0, requires_grad=True)
+    logp = torch.full((8,), 2.0)  # entropy -2 < target -1
+    temperature_loss(log_alpha, logp, target_entropy=-1.0).backward()
+    assert log_alpha.grad.item() < 0  # gradient descent increases log_alpha
+
+
+def test_update_moves_targets_by_polyak_average_and_returns_device_tensors() -> None:
+    agent = make_agent(tau=0.1)
+    before = [p.clone() for p in agent.critic_target.parameters()]
+    metrics = agent.update(random_batch())
+    for old, target, online in zip(before, agent.critic_target.parameters(), agent.critic.parameters()):
+        torch.testing.assert_close(target, 0.9 * old + 0.1 * online)
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in metrics.values())
+    assert {"train/critic_loss", "train/actor_loss", "train/alpha", "train/entropy"} <= metrics.keys()
+
+
+def test_fixed_alpha_is_not_learned() -> None:
+    agent = make_agent(learn_alpha=False, init_alpha=0.2)
+    agent.update(random_batch())
+    assert agent.alpha.item() == pytest.approx(0.2)
+
+
+def test_deterministic_action_is_tanh_of_mean() -> None:
+    agent = make_agent()
+    obs = torch.randn(OBS_DIM)
+    expected = torch.tanh(agent.actor(obs.unsqueeze(0)).mu)[0]
+    torch.testing.assert_close(torch.from_numpy(agent.act(obs.numpy(), deterministic=True)), expected.detach())

@@ -1,0 +1,83 @@
+"""Through the real entry point, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from envs import make_env
+from sac.agent import SAC
+from sac.checkpoint import load_checkpoint, restore
+from sac.config import AgentConfig, EnvConfig
+from sac.evaluate import run_episodes
+from sac.train import EVAL_SEED_OFFSET
+from conftest import wandb_history
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_sac.py"), *overrides],
+        cwd=cwd, capture_output=True, text=True, timeout=300, env=os.environ.copy(),
+    )
+
+
+def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "env=Pendulum", "seed=1", "total_steps=600", "learning_starts=200", "log_every=100",
+        "eval_every=300", "eval_episodes=2", "checkpoint_every=300", "agent.hidden_sizes=[64,64]",
+        "wandb.mode=online",  # no API key in tests: must fall back to offline by itself, promptly
+        f"hydra.run.dir={run_dir}", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "logging offline" in result.stdout
+
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    keys = set().union(*records)
+    assert {"step", "train/critic_loss", "train/actor_loss", "train/alpha", "train/entropy", "train/q_mean",
+            "train/episode_return", "eval/return_mean", "perf/steps_per_sec"} <= keys
+    assert [r["step"] for r in records if "eval/return_mean" in r] == [300, 600]
+    assert (run_dir / "config.yaml").exists() and (run_dir / ".hydra" / "config.yaml").exists()
+
+    # The checkpoint loads, and its deterministic policy reproduces the eval return logged at that step.
+    state, meta, _ = load_checkpoint(run_dir / "checkpoints" / "latest")
+    assert meta["step"] == 600 and meta["env_id"] == "Pendulum-v1"
+    agent = SAC(meta["obs_dim"], meta["act_dim"], AgentConfig(hidden_sizes=[64, 64]), torch.device("cpu"))
+    restore(agent, state, run_dir)
+    env = make_env(EnvConfig(name="Pendulum"), seed=0)
+    returns, _ = run_episodes(env, lambda o: agent.act(o, deterministic=True), 2, seed=1 + EVAL_SEED_OFFSET)
+    env.close()
+    logged = [r["eval/return_mean"] for r in records if r["step"] == 600 and "eval/return_mean" in r][0]
+    assert returns.mean() == pytest.approx(logged, rel=1e-6)
+
+    # The offline W&B run holds the same history, read back from its transaction log.
+    (wandb_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    history = wandb_history(wandb_file)
+    logged_keys = set().union(*history)
+    assert {"train/critic_loss", "eval/return_mean", "train/episode_return"} <= logged_keys
+    wandb_eval = [row["eval/return_mean"] for row in history if "eval/return_mean" in row]
+    assert wandb_eval == pytest.approx([r["eval/return_mean"] for r in records if "eval/return_mean" in r])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["env=NoSuchEnv"], "Could not find 'env/NoSuchEnv'"),
+        (["total_steps=-5"], "total_steps=-5 is invalid: it must be > 0"),
+        (["total_steps=lots"], "Value 'lots' of type 'str' could not be converted to Integer"),
+        (["agent.batch_size=512", "buffer_size=100"], "agent.batch_size=512 is larger than buffer_size=100"),
+        (["no_such_key=1"], "Could not override 'no_such_key'"),
+        (["wandb.mode=sometimes"], "wandb.mode=sometimes is invalid: allowed are online, offline, disabled"),
+    ],
+)
+def test_bad_input_stops_at_start_up_with_a_clear_message(tmp_path: Path, overrides: list[str], message: str) -> None:
+    result = run_cli(*overrides, f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

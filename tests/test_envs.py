@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from envs import ENV_IDS, UnknownEnvError, env_id, make_env
+from sac.config import EnvConfig
+
+
+def test_short_names_map_to_registered_ids() -> None:
+    assert env_id("HalfCheetah") == "HalfCheetah-v5"
+    assert env_id("Pendulum") == "Pendulum-v1"
+    assert all(v.endswith("-v5") for k, v in ENV_IDS.items() if k != "Pendulum")
+    assert env_id("Hopper-v5") == "Hopper-v5"  # full ids pass through
+
+
+def test_unknown_env_names_the_value_and_the_choices() -> None:
+    with pytest.raises(UnknownEnvError, match=r"env.name=NoSuchEnv is unknown: allowed are HalfCheetah, Hopper"):
+        env_id("NoSuchEnv")
+
+
+def test_wrapper_stack_rescales_actions_and_casts_observations() -> None:
+    env = make_env(EnvConfig(name="Pendulum"), seed=0)  # native torque bounds are [-2, 2]
+    assert env.action_space.low.tolist() == [-1.0] and env.action_space.high.tolist() == [1.0]
+    obs, _ = env.reset()
+    assert obs.dtype == np.float32
+    env.unwrapped.state = np.array([0.0, 0.0])
+    env.step(np.array([1.0], dtype=np.float32))
+    assert env.unwrapped.last_u == pytest.approx(2.0)  # +1 in the agent's space is the env's max torque
+    env.close()
+
+
+def test_first_reset_is_seeded_and_later_resets_continue_the_stream() -> None:
+    def starts(seed: int) -> list[np.ndarray]:
+        env = make_env(EnvConfig(name="Hopper"), seed=seed)
+        obs = [env.reset()[0] for _ in range(3)]
+        env.close()
+        return obs
+
+    a, b, c = starts(1), starts(1), starts(2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], a[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_episode_statistics_and_time_limit_override() -> None:
+    env = make_env(EnvConfig(name="Pendulum", max_episode_steps=7), seed=0)
+    env.reset()
+    for t in range(7):
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+    assert truncated and not terminated and info["episode"]["l"] == 7
+    env.close()

@@ -1,0 +1,19 @@
+"""Learning checks: slow, so marked; CI runs them (they fit its budget)."""
+
+import pytest
+
+from conftest import small_config
+from sac.train import train
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sac_solves_pendulum_within_10k_steps(tmp_path, seed: int) -> None:
+    c = small_config(
+        seed=seed, total_steps=10_000, learning_starts=1_000, eval_every=10_000, eval_episodes=10,
+        checkpoint_every=10_000, log_every=1_000, checkpoint_buffer=False,
+    )
+    c.agent.hidden_sizes, c.agent.batch_size = [256, 256], 256
+    final = train(c, tmp_path)
+    print(f"seed {seed}: eval return {final['eval/return_mean']:.1f} ± {final['eval/return_std']:.1f}")
+    assert final["eval/return_mean"] >= -250
