@@ -5,6 +5,7 @@ Imports nothing from `sac`: the agent sees only float32 observations and actions
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -54,7 +55,9 @@ def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: 
     if not isinstance(env.action_space, gym.spaces.Box):
         raise UnknownEnvError(f"env.name={cfg.name} has a {type(env.action_space).__name__} action space: SAC needs Box")
     env = RecordEpisodeStatistics(env)
-    env = RescaleAction(env, min_action=-1.0, max_action=1.0)
+    with warnings.catch_warnings():  # RescaleAction casts its own float64 bounds to float32 and warns about it
+        warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
+        env = RescaleAction(env, min_action=-1.0, max_action=1.0)
     env = TransformObservation(env, lambda obs: obs.astype(np.float32), _float32_box(env.observation_space))
     env = SeedFirstReset(env, seed)
     return env
