@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from sac.config import AgentConfig
-from sac.losses import actor_loss, critic_loss, soft_target, temperature_loss
+from sac.distributions import TanhGaussian, reparameterize
+from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
 from sac.networks import Actor, CriticEnsemble
 from sac.replay import Batch
 
@@ -57,13 +58,30 @@ class SAC:
         return loss, {"train/critic_loss": loss, "train/q_mean": q.mean(), "train/target_q_mean": target.mean()}
 
     def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
-        """Pathwise actor loss on reparameterised actions; returns (loss, logp (B,), metrics)."""
+        """Actor loss with the configured estimator; returns (loss, logp of the sampled actions, metrics)."""
         dist = self.actor(obs)
-        action, logp = dist.rsample()
-        q = self.critic(obs, action, detach_params=True)  # (E, B)
-        loss = actor_loss(self.alpha, logp, q)
+        loss, logp = self.actor_objective(dist, obs, self.cfg.actor_estimator)
         metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean(), "train/log_std": dist.log_std.mean()}
         return loss, logp, metrics
+
+    def actor_objective(self, dist: TanhGaussian, obs: Tensor, estimator: str) -> tuple[Tensor, Tensor]:
+        """A loss whose gradient in the actor's parameters estimates grad J_pi. -> (loss, logp)
+
+        reparam: a = tanh(mu + std * eps), differentiated through a (pathwise); logp (B,).
+        score: K actions per state sampled without gradient, differentiated through log pi only; logp (K, B).
+        Both estimate the gradient of the same objective; the critics' weights get no gradient either way.
+        """
+        if estimator == "reparam":
+            action, logp = dist.rsample()
+            q = self.critic(obs, action, detach_params=True)  # (E, B)
+            return actor_loss(self.alpha, logp, q), logp
+        k, (b, act_dim) = self.cfg.score_samples, dist.mu.shape
+        eps = torch.randn(k, b, act_dim, device=obs.device, dtype=obs.dtype)
+        u = reparameterize(dist.mu, dist.std, eps).detach()  # (K, B, act_dim)
+        logp = dist.log_prob_pre_tanh(u)  # (K, B), differentiable in mu and log_std
+        with torch.no_grad():
+            q = self.critic(obs.repeat(k, 1), torch.tanh(u).reshape(k * b, act_dim))  # (E, K * B)
+        return actor_loss_score(self.alpha, logp, q.view(-1, k, b)), logp
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
         """One gradient step on critics, actor and temperature, then the Polyak target update."""

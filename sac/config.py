@@ -20,6 +20,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from envs import UnknownEnvError, env_id
 
 WANDB_MODES = ("online", "offline", "disabled")
+ACTOR_ESTIMATORS = ("reparam", "score")
 
 
 class UserError(Exception):
@@ -56,6 +57,10 @@ class AgentConfig:
     """Target policy entropy; None means -act_dim (the papers' heuristic)."""
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    actor_estimator: str = "reparam"
+    """Actor gradient estimator: reparam (pathwise, through rsample) | score (log-derivative, see losses.py)."""
+    score_samples: int = 8
+    """Actions per state for the score estimator (>= 2: each one's baseline is the mean of the others)."""
 
 
 @dataclass
@@ -70,10 +75,21 @@ class WandbConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    grad_variance_every: int = 0
+    """Env steps between actor-gradient estimator diagnostics (grad/<estimator>/...); 0 turns them off."""
+    samples: int = 32
+    """Independent gradient estimates per estimator, each on the same replay batch with fresh noise."""
+    reference_samples: int = 256
+    """Pathwise estimates averaged into the reference gradient that cosines are measured against."""
+
+
+@dataclass
 class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     seed: int = 0
     total_steps: int = 1_000_000
     """Environment steps to train for."""
@@ -137,6 +153,17 @@ def validate(c: TrainConfig) -> None:
         raise UserError(f"agent.tau={c.agent.tau} is invalid: it must be in (0, 1]")
     if not c.agent.log_std_min < c.agent.log_std_max:
         raise UserError(f"agent.log_std_min={c.agent.log_std_min} must be below agent.log_std_max={c.agent.log_std_max}")
+    if c.agent.actor_estimator not in ACTOR_ESTIMATORS:
+        raise UserError(
+            f"agent.actor_estimator={c.agent.actor_estimator} is invalid: allowed are {', '.join(ACTOR_ESTIMATORS)}"
+        )
+    if c.agent.score_samples < 2:
+        raise UserError(f"agent.score_samples={c.agent.score_samples} is invalid: it must be >= 2")
+    if c.diagnostics.grad_variance_every < 0 or c.diagnostics.samples < 2 or c.diagnostics.reference_samples < 1:
+        raise UserError(
+            "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2 and reference_samples >= 1, "
+            f"got {c.diagnostics.grad_variance_every}, {c.diagnostics.samples}, {c.diagnostics.reference_samples}"
+        )
     if c.wandb.mode not in WANDB_MODES:
         raise UserError(f"wandb.mode={c.wandb.mode} is invalid: allowed are {', '.join(WANDB_MODES)}")
     try:

@@ -49,6 +49,16 @@ class TanhGaussian:
         gaussian = (-0.5 * eps.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)  # (B,)
         return torch.tanh(u), gaussian - tanh_log_det_jacobian(u)
 
+    def log_prob_pre_tanh(self, u: Tensor) -> Tensor:
+        """log pi(tanh(u)|s) for given pre-squash samples u (..., B, act_dim) -> (..., B).
+
+        Differentiable in mu and log_std with u held fixed: the score function the log-derivative
+        estimator needs. Taking u rather than the action avoids atanh, ill-conditioned near |a| = 1.
+        """
+        z = (u - self.mu) / self.std
+        gaussian = (-0.5 * z.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)
+        return gaussian - tanh_log_det_jacobian(u)
+
     def mode(self) -> Tensor:
         """The deterministic action tanh(mu) (B, act_dim), used for evaluation."""
         return torch.tanh(self.mu)

@@ -57,8 +57,9 @@ class ReplayBuffer:
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size: int) -> Batch:
-        idx = torch.randint(self.size, (batch_size,), device=self.device, generator=self.generator)  # (B,)
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        """Uniform batch with replacement; `generator` replaces the buffer's own (diagnostics use one)."""
+        idx = torch.randint(self.size, (batch_size,), device=self.device, generator=generator or self.generator)  # (B,)
         return Batch(
             obs=self.obs[idx],
             action=self.action[idx],

@@ -14,6 +14,7 @@ from envs import env_id, make_env
 from sac.agent import SAC
 from sac.checkpoint import save_checkpoint
 from sac.config import TrainConfig, resolve_device, to_train_config, validate
+from sac.estimators import actor_gradient_diagnostics
 from sac.evaluate import run_episodes
 from sac.logger import Logger
 from sac.replay import ReplayBuffer
@@ -42,6 +43,7 @@ def train(c: TrainConfig, run_dir: Path) -> dict[str, float]:
     buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, c.total_steps), device, seed=c.seed)
 
     config_dict: dict[str, Any] = OmegaConf.to_container(OmegaConf.structured(c))  # type: ignore[assignment]
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config_dict))
     logger = Logger(run_dir, config_dict, c.wandb, c.total_steps)
     meta = {"env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
@@ -57,6 +59,13 @@ def train(c: TrainConfig, run_dir: Path) -> dict[str, float]:
         }
         logger.log(step, metrics)
         return metrics
+
+    def diagnose(step: int) -> dict[str, torch.Tensor]:
+        # Own generator and seed per call: neither the replay sampling stream nor the global RNG moves.
+        generator = torch.Generator(device=device).manual_seed(c.seed + step)
+        obs = buffer.sample(c.agent.batch_size, generator=generator).obs
+        d = c.diagnostics
+        return actor_gradient_diagnostics(agent, obs, d.samples, d.reference_samples, seed=c.seed + step)
 
     update_metrics: dict[str, torch.Tensor] = {}
     eval_metrics: dict[str, float] = {}
@@ -86,7 +95,10 @@ def train(c: TrainConfig, run_dir: Path) -> dict[str, float]:
                 window_start, window_step = now, step
                 logger.log(step, {**update_metrics, "perf/steps_per_sec": steps_per_sec})
 
-            paused = time.perf_counter()  # evaluation and checkpoints do not count against steps/s
+            paused = time.perf_counter()  # evaluation, diagnostics and checkpoints do not count against steps/s
+            every = c.diagnostics.grad_variance_every
+            if every and step % every == 0 and step >= c.learning_starts:
+                logger.log(step, diagnose(step))
             if step % c.eval_every == 0 or step == c.total_steps:
                 eval_metrics = evaluate(step)
             if step % c.checkpoint_every == 0 or step == c.total_steps:

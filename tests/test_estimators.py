@@ -1,0 +1,119 @@
+"""Estimator diagnostics against closed forms, and on a live SAC agent."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from sac.agent import SAC
+from sac.config import AgentConfig, DiagnosticsConfig
+from sac.estimators import (
+    actor_gradient_diagnostics,
+    gaussian_pathwise_loss,
+    gaussian_score_loss,
+    gradient_samples,
+    gradient_statistics,
+)
+from sac.train import train
+from conftest import small_config
+
+N = 200_000  # estimates per check
+
+
+def check_mean_and_variance(g: torch.Tensor, true_mean: float, true_var: float) -> None:
+    """g (N,): one-sample estimates of d/dmu. Tolerances are 5 standard errors, from the samples' own moments:
+    SE(mean) = sqrt(Var / N), SE(sample variance) = sqrt((m4 - Var^2) / N)."""
+    g = g.double()
+    var = g.var()
+    m4 = (g - g.mean()).pow(4).mean()
+    assert abs(g.mean() - true_mean) <= 5 * math.sqrt(var / N) + 1e-9
+    assert abs(var - true_var) <= 5 * math.sqrt(max(m4 - var**2, 0.0) / N) + 1e-9
+
+
+@pytest.mark.parametrize(("mu", "sigma", "a", "b"), [(0.7, 1.3, 1.5, -0.5), (-2.0, 0.5, -1.0, 3.0)])
+def test_linear_cost(mu: float, sigma: float, a: float, b: float) -> None:
+    torch.manual_seed(0)
+    params = {"mu": torch.tensor(mu), "sigma": torch.tensor(sigma)}
+    f = lambda x: a * x + b  # noqa: E731
+    pathwise = gradient_samples(gaussian_pathwise_loss(f), params, N)[:, 0]
+    score = gradient_samples(gaussian_score_loss(f), params, N)[:, 0]
+    assert pathwise.var().item() == pytest.approx(0.0, abs=1e-10)
+    assert pathwise.mean().item() == pytest.approx(a, rel=1e-6)
+    check_mean_and_variance(score, a, (a * mu + b) ** 2 / sigma**2 + 2 * a**2)
+
+
+@pytest.mark.parametrize(("mu", "sigma", "k"), [(1.0, 1.0, 0.0), (0.5, 0.8, -0.3), (-1.0, 2.0, 1.0)])
+def test_quadratic_cost(mu: float, sigma: float, k: float) -> None:
+    torch.manual_seed(1)
+    params = {"mu": torch.tensor(mu), "sigma": torch.tensor(sigma)}
+    f = lambda x: (x - k) ** 2  # noqa: E731
+    d = mu - k
+    pathwise = gradient_samples(gaussian_pathwise_loss(f), params, N)[:, 0]
+    score = gradient_samples(gaussian_score_loss(f), params, N)[:, 0]
+    check_mean_and_variance(pathwise, 2 * d, 4 * sigma**2)
+    check_mean_and_variance(score, 2 * d, d**4 / sigma**2 + 14 * d**2 + 15 * sigma**2)
+    if (mu, sigma, k) == (1.0, 1.0, 0.0):  # x^2 at mu = sigma = 1: score 30, pathwise 4, true gradient 2
+        assert score.var().item() == pytest.approx(30, rel=0.05) and pathwise.var().item() == pytest.approx(4, rel=0.02)
+
+
+def test_statistics_of_known_samples() -> None:
+    samples = torch.tensor([[1.0, 0.0], [3.0, 0.0], [2.0, 2.0], [2.0, -2.0]])
+    stats = gradient_statistics(samples, reference=torch.tensor([1.0, 0.0]))
+    assert stats["norm_of_mean"].item() == pytest.approx(2.0)
+    assert stats["total_variance"].item() == pytest.approx(2 / 3 + 8 / 3)
+    assert stats["snr"].item() == pytest.approx(2.0 / math.sqrt(10 / 3))
+    assert stats["cosine"].item() == pytest.approx((1 + 1 + 2 / math.sqrt(8) * 2) / 4)
+
+
+def test_both_actor_estimators_are_unbiased_for_the_same_gradient() -> None:
+    torch.manual_seed(0)
+    agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16], score_samples=4), torch.device("cpu"))
+    obs = torch.randn(32, 4)
+    params = {k: v.detach() for k, v in agent.actor.named_parameters()}
+
+    def loss(estimator: str):
+        return lambda p: agent.actor_objective(torch.func.functional_call(agent.actor, p, (obs,)), obs, estimator)[0]
+
+    n = 4000
+    pathwise, score = gradient_samples(loss("reparam"), params, n), gradient_samples(loss("score"), params, n)
+    # For unbiased estimators E||mean_a - mean_b||^2 = (tr Cov_a + tr Cov_b) / n; a bias adds its squared norm.
+    expected = (pathwise.var(0).sum() + score.var(0).sum()) / n
+    assert (pathwise.mean(0) - score.mean(0)).pow(2).sum() < 1.5 * expected
+    assert score.var(0).sum() > pathwise.var(0).sum()  # and the pathwise one has the lower variance here
+
+
+def test_diagnostics_leave_agent_and_rng_untouched() -> None:
+    agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16]), torch.device("cpu"))
+    before = [p.clone() for p in agent.actor.parameters()]
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    metrics = actor_gradient_diagnostics(agent, torch.ones(8, 4), samples=4, reference_samples=8, seed=0)
+    assert torch.equal(state, torch.get_rng_state())
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
+    assert all(p.grad is None for p in agent.actor.parameters())
+    assert set(metrics) == {f"grad/{e}/{s}" for e in ("reparam", "score")
+                            for s in ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine")}
+
+
+def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
+    def run(every: int, name: str) -> tuple[list[dict], bytes]:
+        c = small_config(total_steps=1500, learning_starts=500, log_every=250, eval_every=750, checkpoint_every=1500)
+        c.diagnostics = DiagnosticsConfig(grad_variance_every=every, samples=8, reference_samples=32)
+        train(c, tmp_path / name)
+        records = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        weights = (tmp_path / name / "checkpoints" / "latest" / "agent.safetensors").read_bytes()
+        return records, weights
+
+    off_records, off_weights = run(0, "off")
+    on_records, on_weights = run(500, "on")
+    diagnostics = [r for r in on_records if any(k.startswith("grad/") for k in r)]
+    assert [r["step"] for r in diagnostics] == [500, 1000, 1500]
+    assert all(math.isfinite(v) for r in diagnostics for k, v in r.items() if k.startswith("grad/"))
+
+    def strip(records: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k not in ("time", "perf/steps_per_sec")}
+                for r in records if not any(k.startswith("grad/") for k in r)]
+
+    assert strip(on_records) == strip(off_records)
+    assert on_weights == off_weights
