@@ -109,14 +109,87 @@ class TrainConfig:
     """Steps between training-metric log events (console, metrics.jsonl, W&B)."""
 
 
+@dataclass
+class ReinforceAgentConfig:
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden widths of the policy mean and of the value baseline."""
+    policy_lr: float = 3e-3
+    """Adam step size of the policy: one step per batch, so larger than SAC's (3e-3 solved InvertedPendulum)."""
+    value_lr: float = 1e-3
+    gamma: float = 0.99
+    init_log_std: float = -0.5
+    """Initial state-independent log standard deviation of the Gaussian policy."""
+    value_epochs: int = 10
+    """Passes over each batch when fitting the value baseline."""
+    value_minibatch: int = 256
+
+
+@dataclass
+class ReinforceConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: ReinforceAgentConfig = field(default_factory=ReinforceAgentConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    seed: int = 0
+    total_steps: int = 1_000_000
+    device: str = "cpu"
+    """Small networks and per-step acting: the CPU is the fast choice here."""
+    num_envs: int = 8
+    """Gymnasium vector envs stepped together."""
+    batch_steps: int = 2_000
+    """Each policy update uses whole episodes, collected until they hold at least this many steps
+    (episodes still running then are discarded, so every sample is on-policy)."""
+    eval_every: int = 20_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 100_000
+
+
 ConfigStore.instance().store(name="train_sac_schema", node=TrainConfig)
+ConfigStore.instance().store(name="train_reinforce_schema", node=ReinforceConfig)
 
 
-def to_train_config(cfg: DictConfig) -> TrainConfig:
-    """Hydra's composed (already type-checked) config -> a TrainConfig instance."""
+T = TypeVar("T")
+
+
+def to_object(cfg: DictConfig, schema: type[T]) -> T:
+    """Hydra's composed (already type-checked) config -> an instance of its dataclass schema."""
     config = OmegaConf.to_object(cfg)
-    assert isinstance(config, TrainConfig)
+    assert isinstance(config, schema)
     return config
+
+
+def _check_positive(values: dict[str, float]) -> None:
+    for key, value in values.items():
+        if not value > 0:
+            raise UserError(f"{key}={value} is invalid: it must be > 0")
+
+
+def _check_common(env: EnvConfig, wandb: WandbConfig, device: str, hidden_sizes: list[int], gamma: float) -> None:
+    """Checks every training entry point shares."""
+    if env.max_episode_steps is not None and env.max_episode_steps <= 0:
+        raise UserError(f"env.max_episode_steps={env.max_episode_steps} is invalid: it must be > 0 or null")
+    if not hidden_sizes or min(hidden_sizes) <= 0:
+        raise UserError(f"agent.hidden_sizes={hidden_sizes} is invalid: it needs one or more widths > 0")
+    if not 0.0 < gamma <= 1.0:
+        raise UserError(f"agent.gamma={gamma} is invalid: it must be in (0, 1]")
+    if wandb.mode not in WANDB_MODES:
+        raise UserError(f"wandb.mode={wandb.mode} is invalid: allowed are {', '.join(WANDB_MODES)}")
+    try:
+        env_id(env.name)
+    except UnknownEnvError as e:
+        raise UserError(str(e)) from None
+    resolve_device(device)
+
+
+def validate_reinforce(c: ReinforceConfig) -> None:
+    """Range and cross-field checks of a REINFORCE config; raises UserError."""
+    a = c.agent
+    _check_positive({
+        "total_steps": c.total_steps, "num_envs": c.num_envs, "batch_steps": c.batch_steps,
+        "eval_every": c.eval_every, "eval_episodes": c.eval_episodes, "checkpoint_every": c.checkpoint_every,
+        "agent.policy_lr": a.policy_lr, "agent.value_lr": a.value_lr, "agent.value_epochs": a.value_epochs,
+        "agent.value_minibatch": a.value_minibatch,
+    })  # fmt: skip
+    _check_common(c.env, c.wandb, c.device, a.hidden_sizes, a.gamma)
 
 
 def validate(c: TrainConfig) -> None:
@@ -136,19 +209,11 @@ def validate(c: TrainConfig) -> None:
         "agent.init_alpha": c.agent.init_alpha,
         "utd_ratio": c.utd_ratio,
     }
-    for key, value in positive.items():
-        if not value > 0:
-            raise UserError(f"{key}={value} is invalid: it must be > 0")
+    _check_positive(positive)
     if c.learning_starts < 0:
         raise UserError(f"learning_starts={c.learning_starts} is invalid: it must be >= 0")
-    if c.env.max_episode_steps is not None and c.env.max_episode_steps <= 0:
-        raise UserError(f"env.max_episode_steps={c.env.max_episode_steps} is invalid: it must be > 0 or null")
     if c.agent.batch_size > c.buffer_size:
         raise UserError(f"agent.batch_size={c.agent.batch_size} is larger than buffer_size={c.buffer_size}")
-    if not c.agent.hidden_sizes or min(c.agent.hidden_sizes) <= 0:
-        raise UserError(f"agent.hidden_sizes={c.agent.hidden_sizes} is invalid: it needs one or more widths > 0")
-    if not 0.0 < c.agent.gamma <= 1.0:
-        raise UserError(f"agent.gamma={c.agent.gamma} is invalid: it must be in (0, 1]")
     if not 0.0 < c.agent.tau <= 1.0:
         raise UserError(f"agent.tau={c.agent.tau} is invalid: it must be in (0, 1]")
     if not c.agent.log_std_min < c.agent.log_std_max:
@@ -164,13 +229,7 @@ def validate(c: TrainConfig) -> None:
             "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2 and reference_samples >= 1, "
             f"got {c.diagnostics.grad_variance_every}, {c.diagnostics.samples}, {c.diagnostics.reference_samples}"
         )
-    if c.wandb.mode not in WANDB_MODES:
-        raise UserError(f"wandb.mode={c.wandb.mode} is invalid: allowed are {', '.join(WANDB_MODES)}")
-    try:
-        env_id(c.env.name)
-    except UnknownEnvError as e:
-        raise UserError(str(e)) from None
-    resolve_device(c.device)
+    _check_common(c.env, c.wandb, c.device, c.agent.hidden_sizes, c.agent.gamma)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -191,10 +250,10 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 
-def report_user_errors(fn: F) -> F:
+def report_user_errors(fn: Fn) -> Fn:
     """Entry-point decorator: a UserError ends the program with one line on stderr and exit code 2."""
 
     @functools.wraps(fn)

@@ -28,3 +28,13 @@ def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int) -> tupl
             lengths[i] += 1
             done = terminated or truncated
     return returns, lengths
+
+
+def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int) -> dict[str, float]:
+    """`run_episodes` summarised as the `eval/...` metrics both training loops log."""
+    returns, lengths = run_episodes(env, policy, episodes, seed)
+    return {
+        "eval/return_mean": float(returns.mean()),
+        "eval/return_std": float(returns.std()),
+        "eval/length_mean": float(lengths.mean()),
+    }

@@ -33,13 +33,15 @@ _PROGRESS_KEYS = {
 
 
 class Logger:
+    """`job_type` names the algorithm (sac-reparam, sac-score, reinforce): W&B job type and report label."""
+
     def __init__(
         self,
         run_dir: Path,
         config: dict[str, Any],
         wandb_cfg: WandbConfig,
         total_steps: int,
-        job_type: str = "sac",
+        job_type: str,
     ) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
@@ -50,6 +52,9 @@ class Logger:
         self._last_print = 0.0
         self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True) if sys.stderr.isatty() else None
         self.wandb_run = _init_wandb(wandb_cfg, run_dir, config, job_type)
+        # What reports need to label and find the run without parsing its config.
+        run_info = {"algorithm": job_type, "wandb_run_id": self.wandb_run.id if self.wandb_run is not None else None}
+        (run_dir / "run.json").write_text(json.dumps(run_info, indent=1))
 
     def log(self, step: int, metrics: dict[str, Tensor | float]) -> None:
         """Record scalars at env step `step`. Tensors are moved to the host here, in one transfer."""
@@ -90,7 +95,7 @@ def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_typ
 
     mode = cfg.mode
     if mode == "online":
-        reason = _why_offline()
+        reason = why_offline()
         if reason is not None:
             print(f"W&B: {reason}; logging offline. Upload later with: wandb sync {run_dir}/wandb/offline-run-*")
             mode = "offline"
@@ -107,7 +112,7 @@ def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_typ
     )
 
 
-def _why_offline(timeout: float = 3.0) -> str | None:
+def why_offline(timeout: float = 3.0) -> str | None:
     """Why an online W&B run would fail or hang here, or None if it should work."""
     base_url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
     host = urlparse(base_url).hostname or "api.wandb.ai"

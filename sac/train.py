@@ -13,9 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 from envs import env_id, make_env
 from sac.agent import SAC
 from sac.checkpoint import save_checkpoint
-from sac.config import TrainConfig, resolve_device, to_train_config, validate
+from sac.config import TrainConfig, resolve_device, to_object, validate
 from sac.estimators import actor_gradient_diagnostics
-from sac.evaluate import run_episodes
+from sac.evaluate import evaluate
 from sac.logger import Logger
 from sac.replay import ReplayBuffer
 
@@ -25,7 +25,7 @@ EVAL_SEED_OFFSET = 1_000_000
 
 def train_sac(cfg: DictConfig) -> Path:
     """Hydra entry point: train in Hydra's run directory."""
-    config = to_train_config(cfg)
+    config = to_object(cfg, TrainConfig)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     train(config, run_dir)
     return run_dir
@@ -45,20 +45,8 @@ def train(c: TrainConfig, run_dir: Path) -> dict[str, float]:
     config_dict: dict[str, Any] = OmegaConf.to_container(OmegaConf.structured(c))  # type: ignore[assignment]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config_dict))
-    logger = Logger(run_dir, config_dict, c.wandb, c.total_steps)
+    logger = Logger(run_dir, config_dict, c.wandb, c.total_steps, job_type=f"sac-{c.agent.actor_estimator}")
     meta = {"env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
-
-    def evaluate(step: int) -> dict[str, float]:
-        returns, lengths = run_episodes(
-            eval_env, lambda o: agent.act(o, deterministic=True), c.eval_episodes, seed=c.seed + EVAL_SEED_OFFSET
-        )
-        metrics = {
-            "eval/return_mean": float(returns.mean()),
-            "eval/return_std": float(returns.std()),
-            "eval/length_mean": float(lengths.mean()),
-        }
-        logger.log(step, metrics)
-        return metrics
 
     def diagnose(step: int) -> dict[str, torch.Tensor]:
         # Own generator and seed per call: neither the replay sampling stream nor the global RNG moves.
@@ -100,7 +88,9 @@ def train(c: TrainConfig, run_dir: Path) -> dict[str, float]:
             if every and step % every == 0 and step >= c.learning_starts:
                 logger.log(step, diagnose(step))
             if step % c.eval_every == 0 or step == c.total_steps:
-                eval_metrics = evaluate(step)
+                policy = lambda o: agent.act(o, deterministic=True)  # noqa: E731
+                eval_metrics = evaluate(eval_env, policy, c.eval_episodes, seed=c.seed + EVAL_SEED_OFFSET)
+                logger.log(step, eval_metrics)
             if step % c.checkpoint_every == 0 or step == c.total_steps:
                 replay = buffer.state_dict() if c.checkpoint_buffer else None
                 save_checkpoint(run_dir / "checkpoints", step, agent.state_dict(), meta, replay)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,19 @@ import pytest
 from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
 
 
-@pytest.fixture(autouse=True)
-def quiet_offline_wandb(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may touch the network or the user's W&B settings."""
+@pytest.fixture(autouse=True, scope="session")
+def quiet_offline_wandb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test may touch the network or the user's W&B settings (session-wide, before any fixture trains)."""
     wandb_dir = tmp_path_factory.mktemp("wandb")
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
-        monkeypatch.setenv(var, str(wandb_dir))
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.setenv("WANDB_CONSOLE", "off")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    monkeypatch.setenv("NETRC", str(wandb_dir / "no-netrc"))
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+            mp.setenv(var, str(wandb_dir))
+        mp.setenv("WANDB_SILENT", "true")
+        mp.setenv("WANDB_CONSOLE", "off")
+        mp.delenv("WANDB_API_KEY", raising=False)
+        mp.delenv("WANDB_BASE_URL", raising=False)
+        mp.setenv("NETRC", str(wandb_dir / "no-netrc"))
+        yield
 
 
 def small_config(**overrides: Any) -> TrainConfig:
