@@ -1,10 +1,11 @@
 """Checkpoints: tensors in safetensors, everything else in JSON. Loading never unpickles anything.
 
 A checkpoint is a directory `step_<N>/` holding
-    agent.safetensors   every tensor of the agent's state (networks, targets, optimizer moments, log_alpha)
+    state.safetensors   every tensor of the training state: networks, targets, optimizer moments,
+                        log_alpha, RNG states, the current observation
     replay.safetensors  the filled part of the replay buffer (newest checkpoint only, if enabled)
     meta.json           the structure of that state with tensors replaced by references, the step
-                        counters, the env id and the resolved config
+                        counters, the env's own state, the env id and the resolved config
 It is written to a temporary directory and renamed into place, so a crash leaves either the old
 checkpoint set or the new one, never a half-written directory; `latest` is a symlink swapped atomically.
 """
@@ -24,7 +25,7 @@ from torch import Tensor
 from sac.config import UserError
 
 FORMAT_VERSION = 1
-AGENT_FILE, REPLAY_FILE, META_FILE = "agent.safetensors", "replay.safetensors", "meta.json"
+STATE_FILE, REPLAY_FILE, META_FILE = "state.safetensors", "replay.safetensors", "meta.json"
 
 
 class CheckpointError(UserError):
@@ -32,7 +33,7 @@ class CheckpointError(UserError):
 
 
 def save_checkpoint(
-    checkpoints_dir: Path, step: int, agent_state: dict[str, Any], meta: dict[str, Any], replay_state: dict[str, Tensor] | None
+    checkpoints_dir: Path, step: int, state: dict[str, Any], meta: dict[str, Any], replay_state: dict[str, Tensor] | None
 ) -> Path:
     """Write `checkpoints_dir/step_<step>` atomically, point `latest` at it and return its path."""
     checkpoints_dir.mkdir(parents=True, exist_ok=True)
@@ -42,11 +43,11 @@ def save_checkpoint(
     tmp.mkdir()
 
     tensors: dict[str, Tensor] = {}
-    structure = _split(agent_state, "agent", tensors)
-    save_file(tensors, tmp / AGENT_FILE)
+    structure = _split(state, "state", tensors)
+    save_file(tensors, tmp / STATE_FILE)
     if replay_state is not None:
         save_file({k: v.detach().cpu().contiguous() for k, v in replay_state.items()}, tmp / REPLAY_FILE)
-    meta = {"format_version": FORMAT_VERSION, "step": step, "agent": structure, **meta}
+    meta = {"format_version": FORMAT_VERSION, "step": step, "state": structure, **meta}
     (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
     for path in tmp.iterdir():
         _fsync(path)
@@ -68,7 +69,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Tensor] | None]:
-    """Read a checkpoint directory -> (agent_state, meta, replay_state or None). Raises CheckpointError."""
+    """Read a checkpoint directory -> (state, meta, replay_state or None). Raises CheckpointError."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {path} does not exist (expected a directory holding {META_FILE})")
@@ -80,13 +81,13 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], d
         raise CheckpointError(f"checkpoint {path}/{META_FILE} is not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has an unknown format (expected format_version {FORMAT_VERSION})")
-    tensors = _load_tensors(path / AGENT_FILE)
+    tensors = _load_tensors(path / STATE_FILE)
     try:
-        agent_state = _join(meta["agent"], tensors)
+        state = _join(meta["state"], tensors)
     except KeyError as e:
-        raise CheckpointError(f"checkpoint {path} is incomplete: tensor {e} is missing from {AGENT_FILE}") from None
+        raise CheckpointError(f"checkpoint {path} is incomplete: {e} is missing") from None
     replay = _load_tensors(path / REPLAY_FILE) if (path / REPLAY_FILE).exists() else None
-    return agent_state, meta, replay
+    return state, meta, replay
 
 
 def _load_tensors(path: Path) -> dict[str, Tensor]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar
@@ -107,6 +108,10 @@ class TrainConfig:
     """Save the replay buffer with the newest checkpoint (older checkpoints keep weights only)."""
     log_every: int = 1_000
     """Steps between training-metric log events (console, metrics.jsonl, W&B)."""
+    video_every: int = 0
+    """Record one deterministic evaluation episode as mp4 every this many evaluations (0 = never)."""
+    resume: Optional[str] = None
+    """A run directory to continue from its latest checkpoint, with its saved config."""
 
 
 @dataclass
@@ -155,6 +160,27 @@ def to_object(cfg: DictConfig, schema: type[T]) -> T:
     config = OmegaConf.to_object(cfg)
     assert isinstance(config, schema)
     return config
+
+
+# What a resumed run may change: the rest of its config is the one it was started with.
+RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode")
+
+
+def resume_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> TrainConfig:
+    """The saved config of `run_dir`, with the few command-line overrides a resume allows taken from `cfg`."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise UserError(f"resume={run_dir} is not a run directory: it has no config.yaml")
+    saved = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(path))
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key not in RESUMABLE_OVERRIDES:
+            raise UserError(
+                f"{override} cannot be combined with resume: a resumed run keeps its saved config "
+                f"(allowed: {', '.join(RESUMABLE_OVERRIDES[1:])})"
+            )
+        OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
+    return to_object(saved, TrainConfig)
 
 
 def _check_positive(values: dict[str, float]) -> None:
@@ -210,6 +236,8 @@ def validate(c: TrainConfig) -> None:
         "utd_ratio": c.utd_ratio,
     }
     _check_positive(positive)
+    if c.video_every < 0:
+        raise UserError(f"video_every={c.video_every} is invalid: it must be >= 0 (0 = never)")
     if c.learning_starts < 0:
         raise UserError(f"learning_starts={c.learning_starts} is invalid: it must be >= 0")
     if c.agent.batch_size > c.buffer_size:

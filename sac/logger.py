@@ -42,6 +42,7 @@ class Logger:
         wandb_cfg: WandbConfig,
         total_steps: int,
         job_type: str,
+        resume: bool = False,
     ) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
@@ -51,23 +52,33 @@ class Logger:
         self._latest: dict[str, float] = {}
         self._last_print = 0.0
         self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True) if sys.stderr.isatty() else None
-        self.wandb_run = _init_wandb(wandb_cfg, run_dir, config, job_type)
+        info_path = run_dir / "run.json"
+        # A resumed run continues the same W&B run (same id), not a new one.
+        run_id = json.loads(info_path.read_text()).get("wandb_run_id") if resume and info_path.exists() else None
+        self.wandb_run = _init_wandb(wandb_cfg, run_dir, config, job_type, run_id)
         # What reports need to label and find the run without parsing its config.
-        run_info = {"algorithm": job_type, "wandb_run_id": self.wandb_run.id if self.wandb_run is not None else None}
-        (run_dir / "run.json").write_text(json.dumps(run_info, indent=1))
+        run_info = {"algorithm": job_type, "wandb_run_id": self.wandb_run.id if self.wandb_run is not None else run_id}
+        info_path.write_text(json.dumps(run_info, indent=1))
 
-    def log(self, step: int, metrics: dict[str, Tensor | float]) -> None:
-        """Record scalars at env step `step`. Tensors are moved to the host here, in one transfer."""
-        tensors = {k: v for k, v in metrics.items() if isinstance(v, Tensor)}
-        values = {k: float(v) for k, v in metrics.items() if not isinstance(v, Tensor)}
-        if tensors:
-            values |= dict(zip(tensors, torch.stack([t.float() for t in tensors.values()]).tolist()))
+    def log(self, step: int, metrics: dict[str, Tensor | float]) -> dict[str, float]:
+        """Record scalars at env step `step` and return them as floats. Tensors are moved to the host
+        here, in one transfer."""
+        values = to_floats(metrics)
         record = {"step": step, "time": round(time.perf_counter() - self._start, 3), **values}
         self._file.write(json.dumps(record) + "\n")
         if self.wandb_run is not None:
             self.wandb_run.log(values, step=step)
         self._latest.update(values)
         self._progress(step)
+        return values
+
+    def log_video(self, step: int, key: str, path: Path) -> None:
+        """An mp4 written under the run directory: its path in metrics.jsonl, the video itself in W&B."""
+        self._file.write(json.dumps({"step": step, key: str(path.relative_to(self.run_dir))}) + "\n")
+        if self.wandb_run is not None:
+            import wandb
+
+            self.wandb_run.log({key: wandb.Video(str(path), format="mp4")}, step=step)
 
     def _progress(self, step: int) -> None:
         shown = [fmt.format(self._latest[k]) for k, fmt in _PROGRESS_KEYS.items() if k in self._latest]
@@ -79,16 +90,26 @@ class Logger:
             self._last_print = time.perf_counter()
             print(" | ".join([f"step {step}/{self.total_steps}", *shown]), flush=True)
 
-    def close(self) -> None:
+    def close(self, exit_code: int = 0) -> None:
+        """Flush every sink; the W&B run is marked finished (exit_code 0) or failed."""
         if self._bar is not None:
             self._bar.close()
         self._file.close()
         if self.wandb_run is not None:
-            self.wandb_run.finish()
+            self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None
 
 
-def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_type: str) -> Any:
+def to_floats(values: dict[str, Tensor | float]) -> dict[str, float]:
+    """Scalars to Python floats, with every tensor among them moved to the host in one transfer."""
+    tensors = {k: v for k, v in values.items() if isinstance(v, Tensor)}
+    floats = {k: float(v) for k, v in values.items() if not isinstance(v, Tensor)}
+    if tensors:
+        floats |= dict(zip(tensors, torch.stack([t.float() for t in tensors.values()]).tolist()))
+    return floats
+
+
+def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_type: str, run_id: str | None) -> Any:
     if cfg.mode == "disabled":
         return None
     import wandb  # deferred: importing wandb costs about a second
@@ -109,6 +130,8 @@ def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_typ
         config=config,
         dir=str(run_dir),
         mode=mode,
+        id=run_id,
+        resume="allow" if run_id else None,
     )
 
 

@@ -25,10 +25,9 @@ from torch.distributions import Normal
 from envs import env_id, make_env
 from sac.checkpoint import save_checkpoint
 from sac.config import ReinforceAgentConfig, ReinforceConfig, resolve_device, to_object, validate_reinforce
-from sac.evaluate import evaluate
+from sac.evaluate import EVAL_SEED_OFFSET, evaluate
 from sac.logger import Logger
 from sac.networks import mlp
-from sac.train import EVAL_SEED_OFFSET
 
 
 class GaussianPolicy(nn.Module):
@@ -143,7 +142,7 @@ def train(c: ReinforceConfig, run_dir: Path) -> dict[str, float]:
     config_dict: dict[str, Any] = OmegaConf.to_container(OmegaConf.structured(c))  # type: ignore[assignment]
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config_dict))
     logger = Logger(run_dir, config_dict, c.wandb, c.total_steps, job_type="reinforce")
-    meta = {"env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
+    meta = {"algorithm": "reinforce", "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
 
     step = 0
     eval_metrics: dict[str, float] = {}
@@ -162,7 +161,7 @@ def train(c: ReinforceConfig, run_dir: Path) -> dict[str, float]:
                 eval_metrics = evaluate(eval_env, policy, c.eval_episodes, seed=c.seed + EVAL_SEED_OFFSET)
                 logger.log(step, eval_metrics)
             if done or step // c.checkpoint_every > (step - steps_taken) // c.checkpoint_every:
-                save_checkpoint(run_dir / "checkpoints", step, agent.state_dict(), meta, None)
+                save_checkpoint(run_dir / "checkpoints", step, {"agent": agent.state_dict()}, meta, None)
     finally:
         logger.close()
         envs.close()

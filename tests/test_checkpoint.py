@@ -58,7 +58,7 @@ def test_missing_truncated_and_corrupt_checkpoints_give_one_clear_line(tmp_path)
         load_checkpoint(tmp_path / "nope")
 
     path = save_checkpoint(tmp_path, 1, trained_agent().state_dict(), {}, None)
-    weights = path / "agent.safetensors"
+    weights = path / "state.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt") as info:
         load_checkpoint(path)

@@ -14,7 +14,7 @@ from sac.agent import SAC
 from sac.checkpoint import load_checkpoint, restore
 from sac.config import AgentConfig, EnvConfig
 from sac.evaluate import run_episodes
-from sac.train import EVAL_SEED_OFFSET
+from sac.evaluate import EVAL_SEED_OFFSET
 from conftest import wandb_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: 
     state, meta, _ = load_checkpoint(run_dir / "checkpoints" / "latest")
     assert meta["step"] == 600 and meta["env_id"] == "Pendulum-v1"
     agent = SAC(meta["obs_dim"], meta["act_dim"], AgentConfig(hidden_sizes=[64, 64]), torch.device("cpu"))
-    restore(agent, state, run_dir)
+    restore(agent, state["agent"], run_dir)
     env = make_env(EnvConfig(name="Pendulum"), seed=0)
     returns, _ = run_episodes(env, lambda o: agent.act(o, deterministic=True), 2, seed=1 + EVAL_SEED_OFFSET)
     env.close()

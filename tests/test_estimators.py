@@ -102,7 +102,7 @@ def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
         c.diagnostics = DiagnosticsConfig(grad_variance_every=every, samples=8, reference_samples=32)
         train(c, tmp_path / name)
         records = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-        weights = (tmp_path / name / "checkpoints" / "latest" / "agent.safetensors").read_bytes()
+        weights = (tmp_path / name / "checkpoints" / "latest" / "state.safetensors").read_bytes()
         return records, weights
 
     off_records, off_weights = run(0, "off")
