@@ -16,7 +16,9 @@ from typing import Any, Optional, TypeVar
 
 import torch
 from hydra.core.config_store import ConfigStore
+from hydra.experimental.callback import Callback
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from envs import UnknownEnvError, env_id
 
@@ -157,7 +159,10 @@ T = TypeVar("T")
 
 def to_object(cfg: DictConfig, schema: type[T]) -> T:
     """Hydra's composed (already type-checked) config -> an instance of its dataclass schema."""
-    config = OmegaConf.to_object(cfg)
+    try:
+        config = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as e:
+        raise UserError(f"{e.full_key} is required: pass {e.full_key}=...") from None
     assert isinstance(config, schema)
     return config
 
@@ -276,6 +281,28 @@ def resolve_device(name: str) -> torch.device:
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise UserError(f"device={name} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
     return device
+
+
+class OutputDirCheck(Callback):
+    """Hydra callback (configs/*.yaml, hydra.callbacks): an output directory that cannot be created
+    stops the program with one line, before Hydra's own attempt would end in a traceback."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _make_output_dir(config.hydra.run.dir)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _make_output_dir(config.hydra.sweep.dir)
+
+
+def _make_output_dir(path: str) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe = Path(path) / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        print(f"error: output directory {path} is not writable ({e.strerror}): choose another with hydra.run.dir=DIR", file=sys.stderr)
+        sys.exit(2)
 
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])

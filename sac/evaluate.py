@@ -90,7 +90,7 @@ class EvaluateConfig:
     """tanh(mu) for SAC, the mean for REINFORCE; false samples from the policy."""
     seed: Optional[int] = None
     """First episode's reset seed; None: the training run's evaluation seed, which reproduces its eval return."""
-    env: Optional[str] = None
+    env_name: Optional[str] = None
     """Evaluate on another env (same observation and action sizes); None: the checkpoint's."""
     max_episode_steps: Optional[int] = None
     video: bool = False
@@ -149,7 +149,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     path = Path(c.checkpoint)
     act, meta = load_policy(path, resolve_device(c.device))
     saved_env = meta["config"]["env"]
-    env_cfg = EnvConfig(name=c.env or saved_env["name"], max_episode_steps=c.max_episode_steps or saved_env.get("max_episode_steps"))
+    env_cfg = EnvConfig(name=c.env_name or saved_env["name"], max_episode_steps=c.max_episode_steps or saved_env.get("max_episode_steps"))
     try:
         env = make_env(env_cfg, seed=0, render_mode="rgb_array" if c.video else None)
     except ValueError as e:  # UnknownEnvError, or a non-Box action space
@@ -158,10 +158,11 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     if shapes != (meta["obs_dim"], meta["act_dim"]):
         env.close()
         raise UserError(
-            f"env={env_cfg.name} has (obs, act) sizes {shapes} but the checkpoint's policy takes "
+            f"env_name={env_cfg.name} has (obs, act) sizes {shapes} but the checkpoint's policy takes "
             f"{(meta['obs_dim'], meta['act_dim'])} ({meta['env_id']})"
         )
     seed = c.seed if c.seed is not None else int(meta["config"]["seed"]) + EVAL_SEED_OFFSET
+    torch.manual_seed(seed)  # stochastic evaluation draws its actions from the global torch RNG
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     videos = [out_dir / "videos" / f"episode_{i}.mp4" for i in range(c.episodes)] if c.video else None
     try:

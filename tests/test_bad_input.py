@@ -1,0 +1,101 @@
+"""Every bad input the README's table lists stops with a clear message, no traceback and a non-zero exit."""
+
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CreatesFile:
+    """Unpickling this creates a file: what a malicious checkpoint would do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (str(self.path), "w"))
+
+
+# (script, arguments, message). RUN, CKPT, TRUNCATED, PICKLED, PICKLED_META, MISFIT stand for paths the fixture makes.
+CASES = [
+    ("train_sac", "env=NoSuchEnv", "Could not find 'env/NoSuchEnv'"),
+    ("train_sac", "no_such_key=1", "Could not override 'no_such_key'"),
+    ("train_sac", "total_steps=-5", "total_steps=-5 is invalid: it must be > 0"),
+    ("train_sac", "total_steps=lots", "Value 'lots' of type 'str' could not be converted to Integer"),
+    ("train_sac", "agent.batch_size=0", "agent.batch_size=0 is invalid: it must be > 0"),
+    ("train_sac", "eval_episodes=0", "eval_episodes=0 is invalid: it must be > 0"),
+    ("train_sac", "agent.batch_size=512 buffer_size=100", "agent.batch_size=512 is larger than buffer_size=100"),
+    ("train_sac", "device=cuda", "device=cuda was asked for but no CUDA GPU is available"),
+    ("train_sac", "device=tpu", "device=tpu is invalid: allowed are auto, cpu, cuda, cuda:N"),
+    ("train_sac", "agent.gamma=1.5", "agent.gamma=1.5 is invalid: it must be in (0, 1]"),
+    ("train_sac", "wandb.mode=sometimes", "wandb.mode=sometimes is invalid: allowed are online, offline, disabled"),
+    ("train_sac", "agent.actor_estimator=magic", "agent.actor_estimator=magic is invalid: allowed are reparam, score"),
+    ("train_sac", "agent.hidden_sizes=[]", "agent.hidden_sizes=[] is invalid: it needs one or more widths > 0"),
+    ("train_sac", "hydra.run.dir=/proc/forbidden/run", "output directory /proc/forbidden/run is not writable"),
+    ("train_sac", "resume=/nonexistent", "resume=/nonexistent is not a run directory: it has no config.yaml"),
+    ("train_sac", "resume=RUN seed=3", "seed=3 cannot be combined with resume"),
+    ("train_reinforce", "batch_steps=0", "batch_steps=0 is invalid: it must be > 0"),
+    ("evaluate", "episodes=3", "checkpoint is required: pass checkpoint=..."),
+    ("evaluate", "checkpoint=/nonexistent", "checkpoint /nonexistent does not exist"),
+    ("evaluate", "checkpoint=TRUNCATED", "state.safetensors is truncated or corrupt"),
+    ("evaluate", "checkpoint=PICKLED", "state.safetensors is truncated or corrupt"),
+    ("evaluate", "checkpoint=PICKLED_META", "meta.json is not valid JSON"),
+    ("evaluate", "checkpoint=MISFIT", "does not fit this run: Error(s) in loading state_dict for Actor"),
+    ("evaluate", "checkpoint=CKPT env_name=Hopper", "env_name=Hopper has (obs, act) sizes (11, 3) but the checkpoint's policy takes (3, 1)"),
+    ("evaluate", "checkpoint=CKPT episodes=0", "episodes=0 is invalid: it must be > 0"),
+]
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bad_input")
+    run = root / "run"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_sac.py"), "env=Pendulum", "total_steps=300", "learning_starts=100",
+         "eval_every=300", "eval_episodes=1", "agent.hidden_sizes=[32,32]", "wandb.mode=disabled", f"hydra.run.dir={run}"],
+        check=True, capture_output=True, timeout=300,
+    )
+    ckpt = run / "checkpoints" / "step_000000300"
+    made = {"RUN": run, "CKPT": ckpt}
+    for name in ("TRUNCATED", "PICKLED", "PICKLED_META", "MISFIT"):
+        made[name] = shutil.copytree(ckpt, root / name)
+    state = made["TRUNCATED"] / "state.safetensors"
+    state.write_bytes(state.read_bytes()[:1000])
+    torch.save({"weights": CreatesFile(root / "pwned_by_weights")}, made["PICKLED"] / "state.safetensors")
+    (made["PICKLED_META"] / "meta.json").write_bytes(pickle.dumps(CreatesFile(root / "pwned_by_meta")))
+    meta = made["MISFIT"] / "meta.json"
+    meta.write_text(meta.read_text().replace('"hidden_sizes": [\n    32,\n    32\n   ]', '"hidden_sizes": [64, 64]'))
+    assert "[64, 64]" in meta.read_text()
+    made["root"] = root
+    return made
+
+
+@pytest.mark.parametrize(("script", "arguments", "message"), CASES, ids=[f"{s}:{a}" for s, a, _ in CASES])
+def test_bad_input_gets_a_clear_message(paths: dict[str, Path], tmp_path: Path, script: str, arguments: str, message: str) -> None:
+    if arguments == "device=cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    args = [str(paths[a]) if a in paths else a for a in re.split(r"(\b[A-Z_]{3,}\b)", arguments)]
+    argv = "".join(args).split()
+    if not any(a.startswith("hydra.run.dir=") for a in argv):
+        argv.append(f"hydra.run.dir={tmp_path / 'out'}")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{script}.py"), *argv],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    if result.stderr.startswith("error: "):  # our own checks: exactly one line
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (paths["root"] / "pwned_by_weights").exists() and not (paths["root"] / "pwned_by_meta").exists()
+
+
+def test_readme_table_lists_every_case() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for script, arguments, message in CASES:
+        assert f"| `{script}` | `{arguments}` | {message} |" in readme, (script, arguments)

@@ -1,0 +1,74 @@
+"""scripts/evaluate.py on saved SAC and REINFORCE policies, and videos."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{script}.py"), *overrides],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def logged_eval(run_dir: Path) -> float:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r["eval/return_mean"] for r in rows if "eval/return_mean" in r][-1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("eval")
+    run("train_sac", "env=Pendulum", "seed=2", "total_steps=600", "learning_starts=200", "eval_every=600",
+        "eval_episodes=3", "video_every=1", "agent.hidden_sizes=[64,64]", "wandb.mode=offline", f"hydra.run.dir={root / 'sac'}")
+    run("train_reinforce", "env=InvertedPendulum", "seed=1", "total_steps=6000", "eval_every=6000", "eval_episodes=3",
+        "wandb.mode=disabled", f"hydra.run.dir={root / 'reinforce'}")
+    return {"sac": root / "sac", "reinforce": root / "reinforce", "root": root}
+
+
+@pytest.mark.parametrize("algorithm", ["sac", "reinforce"])
+def test_evaluation_reproduces_the_logged_eval_return(runs: dict[str, Path], algorithm: str, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    result = run("evaluate", f"checkpoint={runs[algorithm] / 'checkpoints' / 'latest'}", "episodes=3",
+                 f"output={out}", f"hydra.run.dir={tmp_path}")
+    summary = json.loads(out.read_text())
+    assert summary["algorithm"] == algorithm and len(summary["episodes"]) == 3
+    assert summary["return_mean"] == pytest.approx(logged_eval(runs[algorithm]), rel=1e-9)
+    assert f"return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}" in result.stdout
+
+
+def test_stochastic_evaluation_is_seeded(runs: dict[str, Path], tmp_path: Path) -> None:
+    def returns(seed: int, name: str) -> list[float]:
+        out = tmp_path / f"{name}.json"
+        run("evaluate", f"checkpoint={runs['sac'] / 'checkpoints' / 'latest'}", "episodes=2", "deterministic=false",
+            f"seed={seed}", f"output={out}", f"hydra.run.dir={tmp_path / name}")
+        return [e["return"] for e in json.loads(out.read_text())["episodes"]]
+
+    assert returns(7, "a") == returns(7, "b")
+    assert returns(7, "a") != returns(8, "c")
+
+
+@pytest.mark.parametrize(("algorithm", "env"), [("sac", "Pendulum"), ("reinforce", "InvertedPendulum")])
+def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, algorithm: str, env: str) -> None:
+    out = tmp_path / "eval.json"
+    run("evaluate", f"checkpoint={runs[algorithm] / 'checkpoints' / 'latest'}", "episodes=2", "video=true",
+        "max_episode_steps=40", f"output={out}", f"hydra.run.dir={tmp_path}")
+    for episode in json.loads(out.read_text())["episodes"]:
+        reader = imageio.get_reader(episode["video"])
+        assert reader.count_frames() == episode["length"] > 0
+        assert (reader.get_data(0) > 20).mean() > 0.01  # a rendered scene, not an empty frame
+        reader.close()
+
+
+def test_training_films_evaluations_when_asked(runs: dict[str, Path]) -> None:
+    video = runs["sac"] / "videos" / "step_000000600.mp4"
+    assert imageio.get_reader(video).count_frames() == 200  # one Pendulum episode
+    rows = [json.loads(line) for line in (runs["sac"] / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 600, "eval/video": "videos/step_000000600.mp4"} in rows
