@@ -114,6 +114,11 @@ class TrainConfig:
     """Record one deterministic evaluation episode as mp4 every this many evaluations (0 = never)."""
     resume: Optional[str] = None
     """A run directory to continue from its latest checkpoint, with its saved config."""
+    relaunch: bool = False
+    """Re-launching a sweep into its old directory (hydra.sweep.dir=...): a finished run is skipped and
+    an unfinished one resumes from its latest checkpoint, so only lost work is redone."""
+    threads: int = 0
+    """torch threads; 0 = this machine's cores, shared out among a launcher's parallel jobs (n_jobs)."""
 
 
 @dataclass
@@ -168,7 +173,7 @@ def to_object(cfg: DictConfig, schema: type[T]) -> T:
 
 
 # What a resumed run may change: the rest of its config is the one it was started with.
-RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode")
+RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads")
 
 
 def resume_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> TrainConfig:
@@ -241,6 +246,8 @@ def validate(c: TrainConfig) -> None:
         "utd_ratio": c.utd_ratio,
     }
     _check_positive(positive)
+    if c.threads < 0:
+        raise UserError(f"threads={c.threads} is invalid: it must be >= 0 (0 = automatic)")
     if c.video_every < 0:
         raise UserError(f"video_every={c.video_every} is invalid: it must be >= 0 (0 = never)")
     if c.learning_starts < 0:

@@ -57,8 +57,13 @@ class Logger:
         run_id = json.loads(info_path.read_text()).get("wandb_run_id") if resume and info_path.exists() else None
         self.wandb_run = _init_wandb(wandb_cfg, run_dir, config, job_type, run_id)
         # What reports need to label and find the run without parsing its config.
-        run_info = {"algorithm": job_type, "wandb_run_id": self.wandb_run.id if self.wandb_run is not None else run_id}
-        info_path.write_text(json.dumps(run_info, indent=1))
+        self._info = {
+            "algorithm": job_type,
+            "wandb_run_id": self.wandb_run.id if self.wandb_run is not None else run_id,
+            "pid": os.getpid(),
+            "finished": False,
+        }
+        info_path.write_text(json.dumps(self._info, indent=1))
 
     def log(self, step: int, metrics: dict[str, Tensor | float]) -> dict[str, float]:
         """Record scalars at env step `step` and return them as floats. Tensors are moved to the host
@@ -90,11 +95,15 @@ class Logger:
             self._last_print = time.perf_counter()
             print(" | ".join([f"step {step}/{self.total_steps}", *shown]), flush=True)
 
-    def close(self, exit_code: int = 0) -> None:
-        """Flush every sink; the W&B run is marked finished (exit_code 0) or failed."""
+    def close(self, exit_code: int = 0, finished: bool = False) -> None:
+        """Flush every sink; the W&B run is marked finished (exit_code 0) or failed. `finished` records
+        in run.json that the run reached its last step (a re-launched sweep skips it)."""
         if self._bar is not None:
             self._bar.close()
         self._file.close()
+        if finished:
+            self._info["finished"] = True
+            (self.run_dir / "run.json").write_text(json.dumps(self._info, indent=1))
         if self.wandb_run is not None:
             self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None

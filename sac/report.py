@@ -11,6 +11,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
@@ -112,6 +113,73 @@ def collect_runs(c: CompareConfig) -> list[Run]:
     return runs
 
 
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle 50% (Agarwal et al. 2021), robust to outlier seeds.
+    Cuts int(n / 4) values from each end, as scipy.stats.trim_mean(x, 0.25) does."""
+    x = np.sort(np.asarray(x, dtype=float))
+    k = len(x) // 4
+    return float(x[k : len(x) - k].mean())
+
+
+def stratified_bootstrap_ci(
+    strata: list[np.ndarray], statistic: Callable[[list[np.ndarray]], float], reps: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(point estimate, 2.5%, 97.5% percentile) of `statistic` under resampling of each stratum (the runs of
+    one env) with replacement, independently: the rliable stratified bootstrap."""
+    rng = np.random.default_rng(seed)
+    point = statistic(strata)
+    samples = [statistic([x[rng.integers(0, len(x), len(x))] for x in strata]) for _ in range(reps)]
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray]) -> float:
+    """P(X > Y) for a random run of X and one of Y on the same env (ties count half), averaged over envs."""
+    return float(np.mean([((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean() for a, b in zip(x, y)]))
+
+
+def area_under_curve(run: Run) -> float:
+    """Eval return averaged over training (the area under its curve divided by the steps it spans)."""
+    steps, values = run.series("eval/return_mean")
+    if len(values) < 2:
+        return float(values[-1]) if len(values) else float("nan")
+    return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
+
+
+@dataclass
+class Aggregate:
+    env_id: str
+    algorithm: str
+    runs: int
+    final: tuple[float, float, float]  # IQM over seeds and its 95% CI
+    auc: tuple[float, float, float]
+
+
+def aggregate(runs: list[Run]) -> tuple[list[Aggregate], Optional[tuple[float, float, float]]]:
+    """Per env and algorithm: IQM of final and AUC eval return over seeds with bootstrap CIs; and
+    P(sac-reparam > sac-score) on final return, over the envs that have both, with its CI."""
+    rows = []
+    for env in sorted({r.env_id for r in runs}):
+        for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
+            group = [r for r in runs if r.env_id == env and r.algorithm == algorithm]
+            final = np.array([r.final_return() for r in group])
+            auc = np.array([area_under_curve(r) for r in group])
+            one = lambda s: iqm(s[0])  # noqa: E731  (a single stratum: this env)
+            rows.append(Aggregate(env, algorithm, len(group), stratified_bootstrap_ci([final], one),
+                                  stratified_bootstrap_ci([auc], one)))
+    both = [e for e in sorted({r.env_id for r in runs})
+            if {"sac-reparam", "sac-score"} <= {r.algorithm for r in runs if r.env_id == e}]
+    if not both:
+        return rows, None
+    finals = {a: [np.array([r.final_return() for r in runs if r.env_id == e and r.algorithm == a]) for e in both]
+              for a in ("sac-reparam", "sac-score")}
+    k = len(both)
+    improvement = stratified_bootstrap_ci(
+        finals["sac-reparam"] + finals["sac-score"], lambda s: probability_of_improvement(s[:k], s[k:])
+    )
+    return rows, improvement
+
+
 def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
     """One PNG per panel: eval return per env (mean and min-max over seeds per algorithm) and the
     gradient diagnostics of each estimator on a log scale. Returns [(title, path)]."""
@@ -133,6 +201,9 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
             (line,) = ax.plot(grid, ys.mean(0), label=f"{algorithm} ({len(curves)} seed{'s' * (len(curves) > 1)})")
             ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, color=line.get_color())
         ax.set(title=f"Evaluation return, {env}", xlabel="environment steps", ylabel="mean eval return")
+        ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
+        if max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC vs REINFORCE): log steps
+            ax.set_xscale("log")
         ax.legend()
         panels.append((f"Evaluation return, {env}", _save(fig, out / f"eval_return_{env}.png")))
 
@@ -160,7 +231,29 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def aggregate_markdown(rows: list[Aggregate], improvement: Optional[tuple[float, float, float]]) -> str:
+    """The aggregate table as Markdown (the W&B report's text block, and the HTML page's source)."""
+    ci = lambda v: f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]"  # noqa: E731
+    lines = ["| env | algorithm | runs | IQM final return [95% CI] | IQM mean return over training [95% CI] |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {a.env_id} | {a.algorithm} | {a.runs} | {ci(a.final)} | {ci(a.auc)} |" for a in rows]
+    if improvement is not None:
+        p, low, high = improvement
+        lines += ["", f"P(sac-reparam > sac-score), final return: {p:.2f} [{low:.2f}, {high:.2f}]"]
+    return "\n".join(lines)
+
+
 def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out: Path) -> Path:
+    agg_rows, improvement = aggregate(runs)
+    ci = lambda v: f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]"  # noqa: E731
+    aggregates = "\n".join(
+        f"<tr><td>{a.env_id}</td><td>{a.algorithm}</td><td>{a.runs}</td><td>{ci(a.final)}</td><td>{ci(a.auc)}</td></tr>"
+        for a in agg_rows
+    )
+    improvement_line = (
+        f"<p>Probability of improvement, P(sac-reparam &gt; sac-score) on final return: "
+        f"{improvement[0]:.2f} [{improvement[1]:.2f}, {improvement[2]:.2f}]</p>" if improvement else ""
+    )
     rows = "\n".join(
         f"<tr><td>{html.escape(r.name)}</td><td>{r.algorithm}</td><td>{r.env_id}</td><td>{r.seed}</td>"
         f"<td>{r.records[-1]['step'] if r.records else 0}</td><td>{r.final_return():.1f}</td></tr>"
@@ -173,6 +266,11 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(DESCRIPTION)}</p>
+<h2>Across seeds: interquartile mean, 95% stratified bootstrap CI</h2>
+<table><tr><th>env</th><th>algorithm</th><th>runs</th><th>IQM final return</th><th>IQM mean return over training</th></tr>
+{aggregates}
+</table>
+{improvement_line}
 <h2>Final evaluation return per run</h2>
 <table><tr><th>run</th><th>algorithm</th><th>env</th><th>seed</th><th>env steps</th><th>final eval return</th></tr>
 {rows}
@@ -226,6 +324,8 @@ def wandb_report(runs: list[Run], c: CompareConfig, online: bool) -> Any:
             wr.H1(text=c.title),
             wr.P(text=DESCRIPTION),
             wr.P(text=f"Runs: {names}."),
+            wr.H2(text="Across seeds: interquartile mean, 95% stratified bootstrap CI"),
+            wr.MarkdownBlock(text=aggregate_markdown(*aggregate(runs))),
             wr.PanelGrid(runsets=[runset], panels=panels),
         ],
     )

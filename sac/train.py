@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from envs import env_id, get_env_state, make_env, set_env_state
@@ -31,15 +32,60 @@ class TrainingDiverged(UserError):
 
 
 def train_sac(cfg: DictConfig) -> Path:
-    """Hydra entry point: a new run in Hydra's run directory, or `resume=RUN_DIR` continues one."""
+    """Hydra entry point: a new run in Hydra's run directory, or `resume=RUN_DIR` continues one.
+
+    In a multirun, W&B runs are grouped by sweep and torch threads are shared out among the launcher's
+    parallel jobs; with `relaunch=true` a job whose directory holds a finished run is skipped and an
+    unfinished one is resumed.
+    """
+    hydra_cfg = HydraConfig.get()
     config = to_object(cfg, TrainConfig)
-    if config.resume is None:
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        train(config, run_dir)
-    else:
+    torch.set_num_threads(job_threads(config.threads, hydra_cfg))
+    if config.resume is not None:
         run_dir = Path(config.resume)
-        train(resume_config(run_dir, cfg, HydraConfig.get().overrides.task), run_dir, resume=True)
+        train(resume_config(run_dir, cfg, hydra_cfg.overrides.task), run_dir, resume=True)
+        return run_dir
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN and config.wandb.group is None:
+        config.wandb.group = sweep_group(hydra_cfg)
+    status = run_status(run_dir)
+    if config.relaunch and status == "finished":
+        print(f"{run_dir}: finished earlier, skipped")
+    elif config.relaunch and status == "unfinished":
+        saved = OmegaConf.load(run_dir / "config.yaml")
+        saved.relaunch = True  # the only difference a re-launch itself makes
+        if OmegaConf.to_container(saved) != OmegaConf.to_container(OmegaConf.structured(config)):
+            raise UserError(f"relaunch: {run_dir} holds a run with another config; use a new hydra.sweep.dir")
+        print(f"{run_dir}: unfinished, resuming from its latest checkpoint")
+        train(config, run_dir, resume=True)
+    else:
+        train(config, run_dir)
     return run_dir
+
+
+def run_status(run_dir: Path) -> str:
+    """'finished', 'unfinished' (a checkpoint to resume from) or 'new'."""
+    info = run_dir / "run.json"
+    if info.exists() and json.loads(info.read_text()).get("finished"):
+        return "finished"
+    return "unfinished" if (run_dir / "checkpoints" / "latest").exists() else "new"
+
+
+def sweep_group(hydra_cfg: Any) -> str:
+    """W&B group of a sweep's runs: its directory, e.g. multirun/2026-11-25/10-00-00 -> 2026-11-25_10-00-00."""
+    sweep_dir = Path(hydra_cfg.sweep.dir)
+    return f"{sweep_dir.parent.name}_{sweep_dir.name}"
+
+
+def job_threads(threads: int, hydra_cfg: Any) -> int:
+    """`threads`, or with 0 the cores divided among the jobs a launcher runs at once (at least 1)."""
+    if threads > 0:
+        return threads
+    cores = len(os.sched_getaffinity(0))
+    n_jobs = OmegaConf.select(hydra_cfg, "launcher.n_jobs", default=1) if hydra_cfg.mode == RunMode.MULTIRUN else 1
+    if n_jobs is None or n_jobs < 1:  # joblib: -1 means one job per core
+        n_jobs = cores
+    return max(1, cores // n_jobs)
 
 
 def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
@@ -93,6 +139,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     update_metrics: dict[str, torch.Tensor] = {}
     eval_metrics: dict[str, float] = {}
     window_start, window_step = time.perf_counter(), start
+    step = start
     exit_code = 1
     try:
         with _stop_requests() as stop_requested:
@@ -140,7 +187,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
                     break
         exit_code = 0
     finally:
-        logger.close(exit_code)
+        logger.close(exit_code, finished=exit_code == 0 and step == c.total_steps)
         env.close()
         eval_env.close()
     return eval_metrics

@@ -63,21 +63,3 @@ def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: 
     assert {"train/critic_loss", "eval/return_mean", "train/episode_return"} <= logged_keys
     wandb_eval = [row["eval/return_mean"] for row in history if "eval/return_mean" in row]
     assert wandb_eval == pytest.approx([r["eval/return_mean"] for r in records if "eval/return_mean" in r])
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["env=NoSuchEnv"], "Could not find 'env/NoSuchEnv'"),
-        (["total_steps=-5"], "total_steps=-5 is invalid: it must be > 0"),
-        (["total_steps=lots"], "Value 'lots' of type 'str' could not be converted to Integer"),
-        (["agent.batch_size=512", "buffer_size=100"], "agent.batch_size=512 is larger than buffer_size=100"),
-        (["no_such_key=1"], "Could not override 'no_such_key'"),
-        (["wandb.mode=sometimes"], "wandb.mode=sometimes is invalid: allowed are online, offline, disabled"),
-    ],
-)
-def test_bad_input_stops_at_start_up_with_a_clear_message(tmp_path: Path, overrides: list[str], message: str) -> None:
-    result = run_cli(*overrides, f"hydra.run.dir={tmp_path}", cwd=tmp_path)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
