@@ -2,6 +2,7 @@
 
     python benchmarks/sac_speed.py                       # HalfCheetah-v5, 1000 warm-up + 3000 timed steps
     python benchmarks/sac_speed.py --env Hopper --steps 5000 --threads 1
+    python benchmarks/sac_speed.py --encoder vae          # also SAC on a VAE latent (encoder=vae)
 
 Both run the same settings: batch 256, 256x256 networks, one gradient update per env step, Adam 3e-4,
 the same torch thread count. Only steps after `learning_starts` are timed, so every timed step
@@ -21,16 +22,17 @@ from pathlib import Path
 import torch
 
 from envs import env_id
-from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
+from sac.config import AgentConfig, EncoderConfig, EnvConfig, TrainConfig, WandbConfig
 from sac.train import train
 
 
-def ours(env: str, warmup: int, steps: int) -> float:
+def ours(env: str, warmup: int, steps: int, encoder: str = "none") -> float:
     """Steps/s of `sac.train.train` between the log events at `warmup` and `warmup + steps`."""
     with tempfile.TemporaryDirectory() as tmp:
         c = TrainConfig(
             env=EnvConfig(name=env),
             agent=AgentConfig(hidden_sizes=[256, 256], batch_size=256),
+            encoder=EncoderConfig(name=encoder),
             wandb=WandbConfig(mode="disabled"),
             device="cpu",
             total_steps=warmup + steps,
@@ -89,18 +91,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="timed steps, each with one update")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--encoder", choices=["none", "vae"], default="none",
+                        help="vae: also time SAC on the latent of the VAE state-encoder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     print(f"{env_id(args.env)}, {args.steps} timed steps after {args.warmup} warm-up, {args.threads} torch threads")
-    results = {"sac-reparam (this package)": ours(args.env, args.warmup, args.steps)}
+    ours_rate = ours(args.env, args.warmup, args.steps)
+    results = {"this package": ours_rate}
+    if args.encoder == "vae":
+        results["this package, encoder=vae"] = ours(args.env, args.warmup, args.steps, encoder="vae")
     if not args.skip_sb3:
         results["Stable-Baselines3 SAC"] = stable_baselines3(args.env, args.warmup, args.steps)
     for name, rate in results.items():
-        print(f"  {name:<28} {rate:8.1f} steps/s")
-    if len(results) == 2:
-        a, b = results.values()
-        print(f"  ratio (this package / SB3)   {a / b:8.2f}x")
+        print(f"  {name:<32} {rate:8.1f} steps/s")
+    if "Stable-Baselines3 SAC" in results:
+        print(f"  {'ratio (this package / SB3)':<32} {ours_rate / results['Stable-Baselines3 SAC']:8.2f}x")
+    if args.encoder == "vae":
+        print(f"  {'ratio (encoder=vae / none)':<32} {results['this package, encoder=vae'] / ours_rate:8.2f}x")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sac.config import AgentConfig
+from sac.config import AgentConfig, EncoderConfig
 from sac.distributions import TanhGaussian, reparameterize
+from sac.encoders import StateEncoder
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
 from sac.networks import Actor, CriticEnsemble
 from sac.replay import Batch
@@ -24,18 +25,29 @@ class SAC:
     so the caller decides when (and whether) to pay for moving them.
     """
 
-    def __init__(self, obs_dim: int, act_dim: int, cfg: AgentConfig, device: torch.device) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, cfg: AgentConfig, device: torch.device, encoder: EncoderConfig | None = None
+    ) -> None:
         self.cfg = cfg
         self.device = device
-        self.actor = Actor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(device)
-        self.critic = CriticEnsemble(obs_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
+        self.encoder = StateEncoder(obs_dim, encoder or EncoderConfig()).to(device)
+        feature_dim = self.encoder.out_dim
+        self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(device)
+        self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=cfg.learn_alpha)
         self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
+        self.updates = 0
 
+        vae = self.encoder.vae
         self.actor_optim = _adam(self.actor.parameters(), cfg.actor_lr)
-        self.critic_optim = _adam(self.critic.parameters(), cfg.critic_lr)
+        # The critic's loss trains the encoder too (SAC-AE); the actor's never does.
+        encoder_params = list(vae.encoder.parameters()) if vae is not None else []
+        self.critic_optim = _adam([*self.critic.parameters(), *encoder_params], cfg.critic_lr)
         self.alpha_optim = _adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
+        self.vae_optim = None
+        if vae is not None:
+            self.vae_optim = _adam([*vae.encoder.parameters(), *vae.decoder.parameters()], self.encoder.cfg.lr)
 
     @property
     def alpha(self) -> Tensor:
@@ -44,29 +56,32 @@ class SAC:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """One action in [-1, 1] for one observation (obs_dim,) -> (act_dim,)."""
-        dist = self.actor(torch.as_tensor(obs, device=self.device).unsqueeze(0))
+        features = self.encoder.features(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic=True)
+        dist = self.actor(features)
         action = dist.mode() if deterministic else dist.rsample()[0]
         return action[0].cpu().numpy()
 
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
-            next_action, logp_next = self.actor(batch.next_obs).rsample()  # (B, act_dim), (B,)
-            q_next = self.critic_target(batch.next_obs, next_action)  # (E, B)
+            next_action, logp_next = self.actor(self.encoder.features(batch.next_obs)).rsample()  # (B, act_dim), (B,)
+            q_next = self.critic_target(self.encoder.target_features(batch.next_obs), next_action)  # (E, B)
             target = soft_target(batch.reward, batch.terminated, self.cfg.gamma, q_next, self.alpha, logp_next)
-        q = self.critic(batch.obs, batch.action)  # (E, B)
+        q = self.critic(self.encoder.features(batch.obs), batch.action)  # (E, B); trains the encoder too
         loss = critic_loss(q, target)
         return loss, {"train/critic_loss": loss, "train/q_mean": q.mean(), "train/target_q_mean": target.mean()}
 
     def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """Actor loss with the configured estimator; returns (loss, logp of the sampled actions, metrics)."""
-        dist = self.actor(obs)
-        loss, logp = self.actor_objective(dist, obs, self.cfg.actor_estimator)
+        features = self.encoder.features(obs).detach()  # the actor's loss never trains the encoder
+        dist = self.actor(features)
+        loss, logp = self.actor_objective(dist, features, self.cfg.actor_estimator)
         metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean(), "train/log_std": dist.log_std.mean()}
         return loss, logp, metrics
 
     def actor_objective(self, dist: TanhGaussian, obs: Tensor, estimator: str) -> tuple[Tensor, Tensor]:
         """A loss whose gradient in the actor's parameters estimates grad J_pi. -> (loss, logp)
 
+        `obs` are the features the actor and critics see (the state, or its latent with an encoder).
         reparam: a = tanh(mu + std * eps), differentiated through a (pathwise); logp (B,).
         score: K actions per state sampled without gradient, differentiated through log pi only; logp (K, B).
         Both estimate the gradient of the same objective; the critics' weights get no gradient either way.
@@ -84,7 +99,10 @@ class SAC:
         return actor_loss_score(self.alpha, logp, q.view(-1, k, b)), logp
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
-        """One gradient step on critics, actor and temperature, then the Polyak target update."""
+        """One gradient step on critics (and encoder), actor, temperature and VAE, then the Polyak updates."""
+        vae = self.encoder.vae
+        if vae is not None:
+            vae.normalizer.update(batch.obs)
         loss_q, metrics = self.critic_loss(batch)
         self.critic_optim.zero_grad()
         loss_q.backward()
@@ -104,9 +122,18 @@ class SAC:
             metrics["train/alpha_loss"] = loss_alpha
         metrics["train/alpha"] = self.alpha
 
+        if self.vae_optim is not None and vae is not None and self.updates % self.encoder.cfg.update_every == 0:
+            loss_vae, vae_metrics = vae.loss(batch.obs, self.encoder.cfg.beta)
+            self.vae_optim.zero_grad()
+            loss_vae.backward()
+            self.vae_optim.step()
+            metrics |= vae_metrics
+        self.updates += 1
+
         with torch.no_grad():
             for target, online in zip(self.critic_target.parameters(), self.critic.parameters()):
                 target.lerp_(online, self.cfg.tau)
+        self.encoder.update_target()
         return {key: value.detach() for key, value in metrics.items()}
 
     def state_dict(self) -> dict[str, Any]:
@@ -117,9 +144,13 @@ class SAC:
             "log_alpha": self.log_alpha.detach(),
             "actor_optim": self.actor_optim.state_dict(),
             "critic_optim": self.critic_optim.state_dict(),
+            "encoder": self.encoder.state_dict(),
+            "updates": self.updates,
         }
         if self.alpha_optim is not None:
             state["alpha_optim"] = self.alpha_optim.state_dict()
+        if self.vae_optim is not None:
+            state["vae_optim"] = self.vae_optim.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -130,8 +161,12 @@ class SAC:
             self.log_alpha.copy_(state["log_alpha"])
         self.actor_optim.load_state_dict(state["actor_optim"])
         self.critic_optim.load_state_dict(state["critic_optim"])
+        self.encoder.load_state_dict(state["encoder"])
+        self.updates = int(state["updates"])
         if self.alpha_optim is not None:
             self.alpha_optim.load_state_dict(state["alpha_optim"])
+        if self.vae_optim is not None:
+            self.vae_optim.load_state_dict(state["vae_optim"])
 
 
 def _adam(params: Any, lr: float) -> torch.optim.Adam:

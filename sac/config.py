@@ -24,6 +24,8 @@ from envs import UnknownEnvError, env_id
 
 WANDB_MODES = ("online", "offline", "disabled")
 ACTOR_ESTIMATORS = ("reparam", "score")
+ENCODERS = ("none", "vae")
+LATENTS = ("mean", "sample")
 
 
 class UserError(Exception):
@@ -67,6 +69,25 @@ class AgentConfig:
 
 
 @dataclass
+class EncoderConfig:
+    name: str = "none"
+    """none: SAC on raw states | vae: SAC on the latent of a VAE state-encoder (configs/encoder/)."""
+    latent_dim: int = 32
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    """Hidden widths of the encoder and of the decoder."""
+    beta: float = 1.0
+    """Weight of KL(q(z|s) || N(0, I)) against the reconstruction error (a beta-VAE)."""
+    lr: float = 1e-3
+    """Adam step size of the reconstruction (ELBO) updates of encoder and decoder (SAC-AE's 1e-3)."""
+    update_every: int = 1
+    """Gradient updates between ELBO updates."""
+    tau: float = 0.05
+    """Polyak rate of the target encoder used in critic targets (SAC-AE: faster than the critics')."""
+    latent: str = "mean"
+    """What actor and critics are trained on: mean (mu(s)) | sample (z ~ q(z|s)). Acting always uses the mean."""
+
+
+@dataclass
 class WandbConfig:
     mode: str = "online"
     """online | offline | disabled. Online falls back to offline when there is no API key or no network."""
@@ -91,6 +112,7 @@ class DiagnosticsConfig:
 class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     seed: int = 0
@@ -270,6 +292,18 @@ def validate(c: TrainConfig) -> None:
             f"got {c.diagnostics.grad_variance_every}, {c.diagnostics.samples}, {c.diagnostics.reference_samples}"
         )
     _check_common(c.env, c.wandb, c.device, c.agent.hidden_sizes, c.agent.gamma)
+    e = c.encoder
+    if e.name not in ENCODERS:
+        raise UserError(f"encoder.name={e.name} is invalid: allowed are {', '.join(ENCODERS)}")
+    _check_positive({"encoder.latent_dim": e.latent_dim, "encoder.lr": e.lr, "encoder.update_every": e.update_every})
+    if e.beta < 0:
+        raise UserError(f"encoder.beta={e.beta} is invalid: it must be >= 0")
+    if not e.hidden_sizes or min(e.hidden_sizes) <= 0:
+        raise UserError(f"encoder.hidden_sizes={e.hidden_sizes} is invalid: it needs one or more widths > 0")
+    if not 0.0 < e.tau <= 1.0:
+        raise UserError(f"encoder.tau={e.tau} is invalid: it must be in (0, 1]")
+    if e.latent not in LATENTS:
+        raise UserError(f"encoder.latent={e.latent} is invalid: allowed are {', '.join(LATENTS)}")
 
 
 def resolve_device(name: str) -> torch.device:

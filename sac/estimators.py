@@ -87,6 +87,8 @@ def actor_gradient_diagnostics(agent: "SAC", obs: Tensor, samples: int, referenc
     global RNG is restored afterwards. Returns {"grad/<estimator>/<statistic>": 0-dim tensor}.
     """
     params = {k: v.detach() for k, v in agent.actor.named_parameters()}
+    with torch.no_grad():
+        features = agent.encoder.features(obs, deterministic=True)  # what the actor sees
 
     def loss_fn(estimator: str, x: Tensor) -> Callable[[Params], Tensor]:
         return lambda p: agent.actor_objective(functional_call(agent.actor, p, (x,)), x, estimator)[0]
@@ -94,10 +96,10 @@ def actor_gradient_diagnostics(agent: "SAC", obs: Tensor, samples: int, referenc
     devices = [obs.device] if obs.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        reference_grads = grad(loss_fn("reparam", obs.repeat(reference_samples, 1)))(params)
+        reference_grads = grad(loss_fn("reparam", features.repeat(reference_samples, 1)))(params)
         reference = torch.cat([g.flatten() for g in reference_grads.values()])
         metrics = {}
         for estimator in ("reparam", "score"):
-            stats = gradient_statistics(gradient_samples(loss_fn(estimator, obs), params, samples), reference)
+            stats = gradient_statistics(gradient_samples(loss_fn(estimator, features), params, samples), reference)
             metrics |= {f"grad/{estimator}/{name}": value for name, value in stats.items()}
     return metrics

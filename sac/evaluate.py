@@ -18,7 +18,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from envs import env_id, make_env
 from sac.checkpoint import CheckpointError, load_checkpoint, restore
-from sac.config import EnvConfig, UserError, WandbConfig, resolve_device, to_object
+from sac.config import EncoderConfig, EnvConfig, UserError, WandbConfig, resolve_device, to_object
 
 Policy = Callable[[np.ndarray], np.ndarray]
 
@@ -120,7 +120,8 @@ def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray,
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"checkpoint {path} has incomplete metadata (config, obs_dim, act_dim)") from None
     if algorithm == "sac":
-        agent: Any = SAC(obs_dim, act_dim, _typed(AgentConfig, agent_cfg, path), device)
+        encoder = _typed(EncoderConfig, meta["config"].get("encoder", {}), path)
+        agent: Any = SAC(obs_dim, act_dim, _typed(AgentConfig, agent_cfg, path), device, encoder)
         act = agent.act
     elif algorithm == "reinforce":
         agent = Reinforce(obs_dim, act_dim, _typed(ReinforceAgentConfig, agent_cfg, path), device)

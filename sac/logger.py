@@ -47,7 +47,8 @@ class Logger:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
         self.total_steps = total_steps
-        self._file = open(run_dir / "metrics.jsonl", "a", buffering=1)  # line-buffered: each event reaches the OS
+        # Line-buffered: each event reaches the OS as it is written. A new run starts the file afresh.
+        self._file = open(run_dir / "metrics.jsonl", "a" if resume else "w", buffering=1)
         self._start = time.perf_counter()
         self._latest: dict[str, float] = {}
         self._last_print = 0.0
