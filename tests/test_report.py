@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+import wandb
 
 from sac.config import DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
 from sac.reinforce import train as train_reinforce
@@ -22,6 +23,9 @@ def three_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     reparam.diagnostics = DiagnosticsConfig(grad_variance_every=400, samples=4, reference_samples=16)
     reparam.wandb = WandbConfig(mode="offline")
     train_sac(reparam, root / "sac_reparam")
+    # wandb.init put its service's address in os.environ; without teardown every later subprocess of the
+    # test session would share that service (and its record of run ids in use).
+    wandb.teardown()
     score = small_config(total_steps=800, learning_starts=400, eval_every=400, checkpoint_every=800)
     score.agent.actor_estimator = "score"
     train_sac(score, root / "sac_score")
