@@ -28,19 +28,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("eval")
     run("train_sac", "env=Pendulum", "seed=2", "total_steps=600", "learning_starts=200", "eval_every=600",
         "eval_episodes=3", "video_every=1", "agent.hidden_sizes=[64,64]", "wandb.mode=offline", f"hydra.run.dir={root / 'sac'}")
+    run("train_sac", "env=Hopper", "encoder=vae", "encoder.latent_dim=8", "total_steps=400", "learning_starts=200",
+        "eval_every=400", "eval_episodes=2", "agent.hidden_sizes=[32,32]", "encoder.hidden_sizes=[32,32]",
+        "wandb.mode=disabled", f"hydra.run.dir={root / 'sac_vae'}")
     run("train_reinforce", "env=InvertedPendulum", "seed=1", "total_steps=6000", "eval_every=6000", "eval_episodes=3",
         "wandb.mode=disabled", f"hydra.run.dir={root / 'reinforce'}")
-    return {"sac": root / "sac", "reinforce": root / "reinforce", "root": root}
+    return {"sac": root / "sac", "sac_vae": root / "sac_vae", "reinforce": root / "reinforce", "root": root}
 
 
-@pytest.mark.parametrize("algorithm", ["sac", "reinforce"])
-def test_evaluation_reproduces_the_logged_eval_return(runs: dict[str, Path], algorithm: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "episodes"), [("sac", 3), ("sac_vae", 2), ("reinforce", 3)])
+def test_evaluation_reproduces_the_logged_eval_return(runs: dict[str, Path], name: str, episodes: int, tmp_path: Path) -> None:
     out = tmp_path / "eval.json"
-    result = run("evaluate", f"checkpoint={runs[algorithm] / 'checkpoints' / 'latest'}", "episodes=3",
+    result = run("evaluate", f"checkpoint={runs[name] / 'checkpoints' / 'latest'}", f"episodes={episodes}",
                  f"output={out}", f"hydra.run.dir={tmp_path}")
     summary = json.loads(out.read_text())
-    assert summary["algorithm"] == algorithm and len(summary["episodes"]) == 3
-    assert summary["return_mean"] == pytest.approx(logged_eval(runs[algorithm]), rel=1e-9)
+    assert summary["algorithm"] == name.split("_")[0] and len(summary["episodes"]) == episodes
+    assert summary["return_mean"] == pytest.approx(logged_eval(runs[name]), rel=1e-9)
     assert f"return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}" in result.stdout
 
 
