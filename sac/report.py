@@ -202,7 +202,7 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
             ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, color=line.get_color())
         ax.set(title=f"Evaluation return, {env}", xlabel="environment steps", ylabel="mean eval return")
         ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
-        if max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC vs REINFORCE): log steps
+        if ends and max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC vs REINFORCE): log steps
             ax.set_xscale("log")
         ax.legend()
         panels.append((f"Evaluation return, {env}", _save(fig, out / f"eval_return_{env}.png")))
