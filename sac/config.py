@@ -184,6 +184,11 @@ ConfigStore.instance().store(name="train_reinforce_schema", node=ReinforceConfig
 T = TypeVar("T")
 
 
+def as_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain data (what config.yaml, checkpoints and W&B record)."""
+    return OmegaConf.to_container(OmegaConf.structured(config))  # type: ignore[return-value]
+
+
 def to_object(cfg: DictConfig, schema: type[T]) -> T:
     """Hydra's composed (already type-checked) config -> an instance of its dataclass schema."""
     try:

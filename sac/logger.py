@@ -19,10 +19,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import torch
+from omegaconf import OmegaConf
 from torch import Tensor
 from tqdm import tqdm
 
-from sac.config import WandbConfig
+from sac.config import UserError, WandbConfig
 
 # Shown on the console progress line, in this order, when they have been logged.
 _PROGRESS_KEYS = {
@@ -108,6 +109,15 @@ class Logger:
         if self.wandb_run is not None:
             self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None
+
+
+def create_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
+    """Make a new run's directory (one clear error if it cannot be written) and record its resolved config."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    except OSError as e:
+        raise UserError(f"output directory {run_dir} is not writable ({e.strerror})") from None
 
 
 def to_floats(values: dict[str, Tensor | float]) -> dict[str, float]:

@@ -18,15 +18,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.distributions import Normal
 
 from envs import env_id, make_env
 from sac.checkpoint import save_checkpoint
-from sac.config import ReinforceAgentConfig, ReinforceConfig, resolve_device, to_object, validate_reinforce
+from sac.config import ReinforceAgentConfig, ReinforceConfig, as_dict, resolve_device, to_object, validate_reinforce
 from sac.evaluate import EVAL_SEED_OFFSET, evaluate
-from sac.logger import Logger
+from sac.logger import Logger, create_run_dir
 from sac.networks import mlp
 
 
@@ -138,9 +138,8 @@ def train(c: ReinforceConfig, run_dir: Path) -> dict[str, float]:
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     agent = Reinforce(obs_dim, act_dim, c.agent, device)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_dict: dict[str, Any] = OmegaConf.to_container(OmegaConf.structured(c))  # type: ignore[assignment]
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config_dict))
+    config_dict = as_dict(c)
+    create_run_dir(run_dir, config_dict)
     logger = Logger(run_dir, config_dict, c.wandb, c.total_steps, job_type="reinforce")
     meta = {"algorithm": "reinforce", "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
 

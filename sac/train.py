@@ -21,10 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 from envs import env_id, get_env_state, make_env, set_env_state
 from sac.agent import SAC
 from sac.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
-from sac.config import TrainConfig, UserError, resolve_device, resume_config, to_object, validate
+from sac.config import TrainConfig, UserError, as_dict, resolve_device, resume_config, to_object, validate
 from sac.estimators import actor_gradient_diagnostics
 from sac.evaluate import EVAL_SEED_OFFSET, evaluate, record_video
-from sac.logger import Logger, to_floats
+from sac.logger import Logger, create_run_dir, to_floats
 from sac.replay import ReplayBuffer
 
 class TrainingDiverged(UserError):
@@ -54,7 +54,7 @@ def train_sac(cfg: DictConfig) -> Path:
     elif config.relaunch and status == "unfinished":
         saved = OmegaConf.load(run_dir / "config.yaml")
         saved.relaunch = True  # the only difference a re-launch itself makes
-        if OmegaConf.to_container(saved) != OmegaConf.to_container(OmegaConf.structured(config)):
+        if OmegaConf.to_container(saved) != as_dict(config):
             raise UserError(f"relaunch: {run_dir} holds a run with another config; use a new hydra.sweep.dir")
         print(f"{run_dir}: unfinished, resuming from its latest checkpoint")
         train(config, run_dir, resume=True)
@@ -104,15 +104,14 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder)
     buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, c.total_steps), device, seed=c.seed)
     checkpoints = run_dir / "checkpoints"
-    config_dict: dict[str, Any] = OmegaConf.to_container(OmegaConf.structured(c))  # type: ignore[assignment]
+    config_dict = as_dict(c)
     meta = {"algorithm": "sac", "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
 
     if resume:
         start, obs, updates_due = _restore(checkpoints / "latest", meta, agent, buffer, env)
         _truncate_metrics(run_dir / "metrics.jsonl", start)
     else:
-        _prepare_run_dir(run_dir)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config_dict))
+        create_run_dir(run_dir, config_dict)
         start, updates_due = 0, 0.0
         obs, _ = env.reset()
     logger = Logger(run_dir, config_dict, c.wandb, c.total_steps, job_type=f"sac-{c.agent.actor_estimator}", resume=resume)
@@ -191,15 +190,6 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
         env.close()
         eval_env.close()
     return eval_metrics
-
-
-def _prepare_run_dir(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"output directory {run_dir} cannot be created ({e.strerror})") from None
-    if not os.access(run_dir, os.W_OK):
-        raise UserError(f"output directory {run_dir} is not writable")
 
 
 def _restore(
