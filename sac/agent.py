@@ -35,6 +35,7 @@ class SAC:
         self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(device)
         self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self._online_params, self._target_params = list(self.critic.parameters()), list(self.critic_target.parameters())
         self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=cfg.learn_alpha)
         self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
         self.updates = 0
@@ -131,8 +132,7 @@ class SAC:
         self.updates += 1
 
         with torch.no_grad():
-            for target, online in zip(self.critic_target.parameters(), self.critic.parameters()):
-                target.lerp_(online, self.cfg.tau)
+            torch._foreach_lerp_(self._target_params, self._online_params, self.cfg.tau)
         self.encoder.update_target()
         return {key: value.detach() for key, value in metrics.items()}
 

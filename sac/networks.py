@@ -16,7 +16,7 @@ def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential
     """Linear-ReLU stack: (B, in_dim) -> (B, out_dim)."""
     layers: list[nn.Module] = []
     for width in hidden_sizes:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        layers += [nn.Linear(in_dim, width), nn.ReLU(inplace=True)]  # Linear's backward needs no output
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
@@ -70,12 +70,12 @@ class CriticEnsemble(nn.Module):
         With `detach_params`, gradients reach the action but not the critic's weights: the actor
         loss differentiates Q(s, a(theta)) through a only (SAC eq. 13 treats Q as fixed).
         """
-        x = torch.cat([obs, action], dim=-1)  # (B, obs_dim + act_dim), broadcast against (E, in, out)
+        x = torch.cat([obs, action], dim=-1).expand(self.num_critics, -1, -1)  # (E, B, in): a view, no copy
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             if detach_params:
                 w, b = w.detach(), b.detach()
-            x = torch.baddbmm(b, x, w) if x.dim() == 3 else torch.matmul(x, w) + b  # (E, B, out)
+            x = torch.baddbmm(b, x, w)  # (E, B, out)
             if i < last:
-                x = F.relu(x)
+                x = F.relu_(x)  # in place: baddbmm's backward does not need its output
         return x.squeeze(-1)  # (E, B)

@@ -1,4 +1,4 @@
-"""Uniform replay buffer in preallocated tensors on the training device."""
+"""Uniform replay buffer in preallocated tensors on the training device, each observation stored once."""
 
 from __future__ import annotations
 
@@ -18,69 +18,114 @@ class Batch(NamedTuple):
 
 
 class ReplayBuffer:
-    """A ring buffer of transitions (s, a, r, s', terminated, truncated).
+    """A ring of rows (s, a, r, terminated); the transition in row i goes to the state in row i + 1.
 
-    `terminated` and `truncated` are stored apart: the critic target cuts the bootstrap at
-    `terminated` only, so an episode ended by a time limit is still bootstrapped from s'.
+    Storing s' as the next row's s keeps one copy of every observation: (obs_dim + act_dim + 1) * 4 + 2
+    bytes per row. The last state of an episode gets a row of its own that is never sampled (its
+    action and reward are unused), so s' of the episode's last transition is the true final state,
+    not the next episode's reset state. That costs one row per episode: `capacity` rows hold
+    `capacity - episodes` transitions.
+
+    `terminated` cuts the critic's bootstrap; a time limit (truncation) only ends the episode, so its
+    last transition is still bootstrapped from s'. `has_next` marks the sampleable rows; it lives on
+    the host with the index generator, so sampling never waits on the device.
     """
 
-    _FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
-
     def __init__(self, obs_dim: int, act_dim: int, capacity: int, device: torch.device, seed: int = 0) -> None:
+        if capacity < 2:
+            raise ValueError(f"capacity={capacity}: a replay buffer needs at least 2 rows")
         self.capacity = capacity
         self.device = device
-        self.obs = torch.empty(capacity, obs_dim, device=device)
-        self.action = torch.empty(capacity, act_dim, device=device)
-        self.reward = torch.empty(capacity, device=device)
-        self.next_obs = torch.empty(capacity, obs_dim, device=device)
-        self.terminated = torch.empty(capacity, dtype=torch.bool, device=device)
-        self.truncated = torch.empty(capacity, dtype=torch.bool, device=device)
-        self.ptr = 0
-        self.size = 0
-        # A generator of its own: sampling neither perturbs nor depends on the global torch RNG.
-        self.generator = torch.Generator(device=device)
+        # Zeros, not empty: the unused fields of final-state rows are saved in checkpoints, which must
+        # not depend on uninitialised memory.
+        self.obs = torch.zeros(capacity, obs_dim, device=device)
+        self.action = torch.zeros(capacity, act_dim, device=device)
+        self.reward = torch.zeros(capacity, device=device)
+        self.terminated = torch.zeros(capacity, dtype=torch.bool, device=device)
+        self.has_next = np.zeros(capacity, dtype=bool)  # row i is a transition whose s' is row i + 1
+        self.ptr = 0  # the row the next transition goes into
+        self.size = 0  # rows written so far, at most capacity
+        self.transitions = 0  # sampleable rows: has_next.sum()
+        self.obs_written = False  # row ptr already holds the current state (the last transition's s')
+        # A generator of its own on the host: sampling neither perturbs nor depends on the global torch RNG.
+        self.generator = torch.Generator()
         self.generator.manual_seed(seed)
 
     def __len__(self) -> int:
-        return self.size
+        return self.transitions
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of storage, device tensors and host flags together."""
+        tensors = (self.obs, self.action, self.reward, self.terminated)
+        return sum(t.numel() * t.element_size() for t in tensors) + self.has_next.nbytes
 
     def add(
         self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool, truncated: bool
     ) -> None:
-        i = self.ptr
-        self.obs[i] = torch.as_tensor(obs)
+        """Store one transition. `obs` must be the previous call's `next_obs`, unless that call ended an episode."""
+        i, j = self.ptr, (self.ptr + 1) % self.capacity
+        if not self.obs_written:
+            self.obs[i] = torch.as_tensor(obs)
         self.action[i] = torch.as_tensor(action)
         self.reward[i] = float(reward)
-        self.next_obs[i] = torch.as_tensor(next_obs)
         self.terminated[i] = bool(terminated)
-        self.truncated[i] = bool(truncated)
-        self.ptr = (i + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
+        self._set_has_next(i, True)
+        self.obs[j] = torch.as_tensor(next_obs)  # overwrites the oldest row: it is no transition any more
+        self._set_has_next(j, False)
+        self.size = min(self.capacity, max(self.size, i + 2))  # rows are written in order from 0
+        if terminated or truncated:  # row j keeps the final state; the next episode starts after it
+            self.ptr, self.obs_written = (j + 1) % self.capacity, False
+        else:
+            self.ptr, self.obs_written = j, True
+
+    def _set_has_next(self, row: int, value: bool) -> None:
+        self.transitions += int(value) - int(self.has_next[row])
+        self.has_next[row] = value
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
-        """Uniform batch with replacement; `generator` replaces the buffer's own (diagnostics use one)."""
-        idx = torch.randint(self.size, (batch_size,), device=self.device, generator=generator or self.generator)  # (B,)
+        """Uniform batch of transitions with replacement; `generator` (CPU) replaces the buffer's own."""
+        if self.transitions == 0:
+            raise ValueError("cannot sample from a replay buffer that holds no transition")
+        generator = generator or self.generator
+        idx = torch.randint(self.size, (batch_size,), generator=generator).numpy()  # (B,)
+        # Rejection keeps the draw uniform over transitions: redraw the rows that hold no transition
+        # (episode-final states and the newest row); they are ~1/episode_length of the rows.
+        while not (valid := self.has_next[idx]).all():
+            idx[~valid] = torch.randint(self.size, (int((~valid).sum()),), generator=generator).numpy()
+        rows = torch.from_numpy(idx).to(self.device, non_blocking=True)
         return Batch(
-            obs=self.obs[idx],
-            action=self.action[idx],
-            reward=self.reward[idx],
-            next_obs=self.next_obs[idx],
-            terminated=self.terminated[idx].float(),
+            obs=self.obs[rows],
+            action=self.action[rows],
+            reward=self.reward[rows],
+            next_obs=self.obs[(rows + 1) % self.capacity],
+            terminated=self.terminated[rows].float(),
         )
 
     def state_dict(self) -> dict[str, Tensor]:
-        """The filled part only, plus the write position and the sampling RNG state."""
-        state = {name: getattr(self, name)[: self.size] for name in self._FIELDS}
-        state["ptr"] = torch.tensor(self.ptr)
-        state["rng"] = self.generator.get_state()
-        return state
+        """The rows written so far, the write position and the sampling RNG state."""
+        n = self.size
+        return {
+            "obs": self.obs[:n],
+            "action": self.action[:n],
+            "reward": self.reward[:n],
+            "terminated": self.terminated[:n],
+            "has_next": torch.from_numpy(self.has_next[:n].copy()),
+            "ptr": torch.tensor(self.ptr),
+            "obs_written": torch.tensor(self.obs_written),
+            "rng": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         size = state["obs"].shape[0]
         if size > self.capacity:
-            raise ValueError(f"saved buffer holds {size} transitions, more than capacity {self.capacity}")
-        for name in self._FIELDS:
+            raise ValueError(f"saved buffer holds {size} rows, more than capacity {self.capacity}")
+        for name in ("obs", "action", "reward", "terminated"):
             getattr(self, name)[:size] = state[name].to(self.device)
+        self.has_next[:] = False
+        self.has_next[:size] = state["has_next"].numpy()
         self.size = size
+        self.transitions = int(self.has_next.sum())
         self.ptr = int(state["ptr"])
+        self.obs_written = bool(state["obs_written"])
         self.generator.set_state(state["rng"].cpu())

@@ -102,7 +102,8 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     eval_env = make_env(c.env, seed=c.seed + EVAL_SEED_OFFSET)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder)
-    buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, c.total_steps), device, seed=c.seed)
+    # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
+    buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
     checkpoints = run_dir / "checkpoints"
     config_dict = as_dict(c)
     meta = {"algorithm": "sac", "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
@@ -127,7 +128,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
 
     def diagnose(step: int) -> dict[str, torch.Tensor]:
         # Own generator and seed per call: neither the replay sampling stream nor the global RNG moves.
-        generator = torch.Generator(device=device).manual_seed(c.seed + step)
+        generator = torch.Generator().manual_seed(c.seed + step)
         batch_obs = buffer.sample(c.agent.batch_size, generator=generator).obs
         d = c.diagnostics
         return actor_gradient_diagnostics(agent, batch_obs, d.samples, d.reference_samples, seed=c.seed + step)
