@@ -16,17 +16,26 @@ from sac.encoders import StateEncoder
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
 from sac.networks import Actor, CriticEnsemble
 from sac.replay import Batch
+from sac.speed import CudaGraphUpdate, adam, compile_losses
 
 
 class SAC:
     """Soft Actor-Critic with twin (ensemble) critics, Polyak targets and learned temperature.
 
     `update` returns its metrics as detached device tensors: nothing in it syncs with the host,
-    so the caller decides when (and whether) to pay for moving them.
+    so the caller decides when (and whether) to pay for moving them. `compile` and `cudagraphs`
+    (GPU, encoder none) are the speed switches of `speed.py`; they change how, not what, it computes.
     """
 
     def __init__(
-        self, obs_dim: int, act_dim: int, cfg: AgentConfig, device: torch.device, encoder: EncoderConfig | None = None
+        self,
+        obs_dim: int,
+        act_dim: int,
+        cfg: AgentConfig,
+        device: torch.device,
+        encoder: EncoderConfig | None = None,
+        compile: bool = False,
+        cudagraphs: bool = False,
     ) -> None:
         self.cfg = cfg
         self.device = device
@@ -41,14 +50,21 @@ class SAC:
         self.updates = 0
 
         vae = self.encoder.vae
-        self.actor_optim = _adam(self.actor.parameters(), cfg.actor_lr)
+        self.actor_optim = adam(self.actor.parameters(), cfg.actor_lr, cudagraphs)
         # The critic's loss trains the encoder too (SAC-AE); the actor's never does.
         encoder_params = list(vae.encoder.parameters()) if vae is not None else []
-        self.critic_optim = _adam([*self.critic.parameters(), *encoder_params], cfg.critic_lr)
-        self.alpha_optim = _adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
+        self.critic_optim = adam([*self.critic.parameters(), *encoder_params], cfg.critic_lr, cudagraphs)
+        self.alpha_optim = adam([self.log_alpha], cfg.alpha_lr, cudagraphs) if cfg.learn_alpha else None
         self.vae_optim = None
         if vae is not None:
-            self.vae_optim = _adam([*vae.encoder.parameters(), *vae.decoder.parameters()], self.encoder.cfg.lr)
+            self.vae_optim = adam([*vae.encoder.parameters(), *vae.decoder.parameters()], self.encoder.cfg.lr)
+
+        if compile:
+            self.critic_loss = compile_losses(self.critic_loss)  # type: ignore[method-assign]
+            self.actor_loss = compile_losses(self.actor_loss)  # type: ignore[method-assign]
+        if cudagraphs and vae is not None:
+            raise ValueError("cudagraphs: the VAE's every-k-updates step is host control flow a graph cannot hold")
+        self._update = CudaGraphUpdate(self._device_update) if cudagraphs else self._device_update
 
     @property
     def alpha(self) -> Tensor:
@@ -101,6 +117,11 @@ class SAC:
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
         """One gradient step on critics (and encoder), actor, temperature and VAE, then the Polyak updates."""
+        metrics = self._update(batch)
+        self.updates += 1
+        return metrics
+
+    def _device_update(self, batch: Batch) -> dict[str, Tensor]:
         vae = self.encoder.vae
         if vae is not None:
             vae.normalizer.update(batch.obs)
@@ -129,7 +150,6 @@ class SAC:
             loss_vae.backward()
             self.vae_optim.step()
             metrics |= vae_metrics
-        self.updates += 1
 
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._online_params, self.cfg.tau)
@@ -168,8 +188,3 @@ class SAC:
         if self.vae_optim is not None:
             self.vae_optim.load_state_dict(state["vae_optim"])
 
-
-def _adam(params: Any, lr: float) -> torch.optim.Adam:
-    # fused: one kernel per parameter tensor for the whole Adam step; on this project's 2-core CPU it ran
-    # 141-144 updates/s against 112-138 for foreach (HalfCheetah sizes, batch 256, 3 interleaved runs each).
-    return torch.optim.Adam(params, lr=lr, fused=True)

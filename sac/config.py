@@ -142,6 +142,10 @@ class TrainConfig:
     an unfinished one resumes from its latest checkpoint, so only lost work is redone."""
     threads: int = 0
     """torch threads; 0 = this machine's cores, shared out among a launcher's parallel jobs (n_jobs)."""
+    compile: bool = False
+    """torch.compile the critic and actor losses (forward and backward); for GPUs, slower on this CPU."""
+    cudagraphs: bool = False
+    """Capture the whole update in one CUDA graph and replay it (CUDA device, encoder=none)."""
 
 
 @dataclass
@@ -201,7 +205,7 @@ def to_object(cfg: DictConfig, schema: type[T]) -> T:
 
 
 # What a resumed run may change: the rest of its config is the one it was started with.
-RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads")
+RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads", "compile", "cudagraphs")
 
 
 def resume_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> TrainConfig:
@@ -298,6 +302,10 @@ def validate(c: TrainConfig) -> None:
             f"got {c.diagnostics.grad_variance_every}, {c.diagnostics.samples}, {c.diagnostics.reference_samples}"
         )
     _check_common(c.env, c.wandb, c.device, c.agent.hidden_sizes, c.agent.gamma)
+    if c.cudagraphs and resolve_device(c.device).type != "cuda":
+        raise UserError(f"cudagraphs=true needs a CUDA device, not device={c.device} ({resolve_device(c.device)})")
+    if c.cudagraphs and c.encoder.name != "none":
+        raise UserError(f"cudagraphs=true needs encoder=none, not encoder={c.encoder.name} (its update is host control flow)")
     e = c.encoder
     if e.name not in ENCODERS:
         raise UserError(f"encoder.name={e.name} is invalid: allowed are {', '.join(ENCODERS)}")

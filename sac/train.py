@@ -101,7 +101,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     env = make_env(c.env, seed=c.seed)
     eval_env = make_env(c.env, seed=c.seed + EVAL_SEED_OFFSET)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder)
+    agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder, compile=c.compile, cudagraphs=c.cudagraphs)
     # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
     buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
     checkpoints = run_dir / "checkpoints"

@@ -33,6 +33,7 @@ CASES = [
     ("train_sac", "eval_episodes=0", "eval_episodes=0 is invalid: it must be > 0"),
     ("train_sac", "agent.batch_size=512 buffer_size=100", "agent.batch_size=512 is larger than buffer_size=100"),
     ("train_sac", "device=cuda", "device=cuda was asked for but no CUDA GPU is available"),
+    ("train_sac", "cudagraphs=true device=cpu", "cudagraphs=true needs a CUDA device, not device=cpu (cpu)"),
     ("train_sac", "device=tpu", "device=tpu is invalid: allowed are auto, cpu, cuda, cuda:N"),
     ("train_sac", "agent.gamma=1.5", "agent.gamma=1.5 is invalid: it must be in (0, 1]"),
     ("train_sac", "wandb.mode=sometimes", "wandb.mode=sometimes is invalid: allowed are online, offline, disabled"),

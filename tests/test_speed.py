@@ -1,0 +1,68 @@
+"""The speed switches change how the update runs, not what it computes."""
+
+import pytest
+import torch
+
+from sac.agent import SAC
+from sac.config import AgentConfig
+from sac.replay import Batch
+
+OBS_DIM, ACT_DIM = 11, 3
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def batches(n: int, seed: int = 0) -> list[Batch]:
+    g = torch.Generator().manual_seed(seed)
+    return [
+        Batch(
+            obs=torch.randn(64, OBS_DIM, generator=g),
+            action=torch.rand(64, ACT_DIM, generator=g) * 2 - 1,
+            reward=torch.randn(64, generator=g),
+            next_obs=torch.randn(64, OBS_DIM, generator=g),
+            terminated=(torch.rand(64, generator=g) < 0.1).float(),
+        )
+        for _ in range(n)
+    ]
+
+
+def run(device: torch.device, n: int, **switches: bool) -> tuple[list[dict[str, float]], SAC]:
+    """n updates of a seeded agent on fixed batches; the update's own noise comes from the global RNG."""
+    torch.manual_seed(0)
+    agent = SAC(OBS_DIM, ACT_DIM, AgentConfig(hidden_sizes=[64, 64]), device, **switches)
+    history = []
+    for batch in batches(n):
+        metrics = agent.update(Batch(*(t.to(device) for t in batch)))
+        history.append({k: float(v) for k, v in metrics.items()})
+    return history, agent
+
+
+def assert_same_run(a: tuple[list[dict[str, float]], SAC], b: tuple[list[dict[str, float]], SAC]) -> None:
+    for step_a, step_b in zip(a[0], b[0]):
+        assert step_a.keys() == step_b.keys()
+        for key in step_a:
+            assert step_a[key] == pytest.approx(step_b[key], rel=1e-4, abs=1e-5), key
+    for p, q in zip(a[1].critic.parameters(), b[1].critic.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a[1].log_alpha, b[1].log_alpha)
+
+
+def test_compiled_and_eager_updates_give_the_same_losses_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Inductor draws random numbers with its own generator unless told to fall back to eager's:
+    # with the same noise, the two runs must agree to float tolerance.
+    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
+    cpu = torch.device("cpu")
+    assert_same_run(run(cpu, 4, compile=True), run(cpu, 4))
+
+
+@cuda
+def test_cuda_graph_replays_the_eager_update() -> None:
+    gpu = torch.device("cuda")
+    # 3 eager warm-up updates, the capture (replayed once), then 4 plain replays.
+    assert_same_run(run(gpu, 8, cudagraphs=True), run(gpu, 8))
+
+
+@cuda
+def test_compiled_cuda_graph_replays_the_eager_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
+    gpu = torch.device("cuda")
+    assert_same_run(run(gpu, 8, compile=True, cudagraphs=True), run(gpu, 8))
