@@ -3,11 +3,14 @@
     python benchmarks/sac_speed.py                       # HalfCheetah-v5, 1000 warm-up + 3000 timed steps
     python benchmarks/sac_speed.py --env Hopper --steps 5000 --threads 1
     python benchmarks/sac_speed.py --encoder vae          # also SAC on a VAE latent (encoder=vae)
+    python benchmarks/sac_speed.py --profile              # and where an update's time goes (torch.profiler)
+    python benchmarks/sac_speed.py --device cuda --compile --cudagraphs --skip-sb3   # a GPU's speed switches
 
 Both run the same settings: batch 256, 256x256 networks, one gradient update per env step, Adam 3e-4,
 the same torch thread count. Only steps after `learning_starts` are timed, so every timed step
 includes an environment step, an action from the policy, a buffer insert and one full SAC update.
-Quote the ratio: absolute times on a shared machine are noisy.
+Quote the ratio: absolute times on a shared machine are noisy. It also prints the replay buffer's
+bytes per transition for Humanoid-v5 at 1M capacity against the (obs_dim + act_dim + 3) * 4 budget.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ from pathlib import Path
 
 import torch
 
-from envs import env_id
+from envs import env_id, make_env
+from sac.agent import SAC
 from sac.config import AgentConfig, EncoderConfig, EnvConfig, TrainConfig, WandbConfig
+from sac.replay import ReplayBuffer
 from sac.train import train
 
 
-def ours(env: str, warmup: int, steps: int, encoder: str = "none") -> float:
+def ours(
+    env: str, warmup: int, steps: int, encoder: str = "none", device: str = "cpu", compile: bool = False,
+    cudagraphs: bool = False,
+) -> float:
     """Steps/s of `sac.train.train` between the log events at `warmup` and `warmup + steps`."""
     with tempfile.TemporaryDirectory() as tmp:
         c = TrainConfig(
@@ -34,7 +42,9 @@ def ours(env: str, warmup: int, steps: int, encoder: str = "none") -> float:
             agent=AgentConfig(hidden_sizes=[256, 256], batch_size=256),
             encoder=EncoderConfig(name=encoder),
             wandb=WandbConfig(mode="disabled"),
-            device="cpu",
+            device=device,
+            compile=compile,
+            cudagraphs=cudagraphs,
             total_steps=warmup + steps,
             learning_starts=warmup,
             buffer_size=warmup + steps,
@@ -84,6 +94,55 @@ def stable_baselines3(env: str, warmup: int, steps: int) -> float:
     return steps / (time.perf_counter() - MarkWarmupEnd.start)
 
 
+def profile(env: str, warmup: int, updates: int = 300) -> None:
+    """Where one update's time goes on the CPU: matmuls, Adam, other ops, and Python/dispatch overhead."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    e = make_env(EnvConfig(name=env), seed=0)
+    obs_dim, act_dim = e.observation_space.shape[0], e.action_space.shape[0]
+    agent = SAC(obs_dim, act_dim, AgentConfig(), torch.device("cpu"))
+    buffer = ReplayBuffer(obs_dim, act_dim, warmup + 1, torch.device("cpu"))
+    obs, _ = e.reset()
+    for _ in range(warmup):
+        action = e.action_space.sample()
+        next_obs, reward, terminated, truncated, _ = e.step(action)
+        buffer.add(obs, action, float(reward), next_obs, terminated, truncated)
+        obs = next_obs if not (terminated or truncated) else e.reset()[0]
+    e.close()
+    for _ in range(50):
+        agent.update(buffer.sample(256))
+    start = time.perf_counter()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(updates):
+            agent.update(buffer.sample(256))
+    wall = (time.perf_counter() - start) / updates * 1e3  # ms per update, profiler overhead included
+    ops = {e.key: e.self_cpu_time_total / updates / 1e3 for e in prof.key_averages()}  # ms per update
+    groups = {
+        "matmuls (mm, addmm, bmm, baddbmm)": sum(ops.get(k, 0.0) for k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")),
+        "Adam (2 fused steps)": sum(v for k, v in ops.items() if "adam" in k.lower()),
+        "zero_grad": sum(v for k, v in ops.items() if "zero_grad" in k),
+    }
+    groups["other ops (elementwise, copies, indexing)"] = sum(ops.values()) - sum(groups.values())
+    groups["Python, dispatch, autograd engine"] = wall - sum(ops.values())
+    print(f"  one update, profiled: {wall:.2f} ms")
+    for name, ms in groups.items():
+        print(f"    {name:<42} {ms:6.2f} ms  {100 * ms / wall:5.1f}%")
+    top = sorted(ops.items(), key=lambda kv: -kv[1])[:8]
+    print("    top ops: " + ", ".join(f"{k.removeprefix('aten::')} {v:.2f}" for k, v in top))
+
+
+def replay_bytes(env: str = "Humanoid", capacity: int = 1_000_000) -> None:
+    """Bytes per transition of the replay buffer (on the meta device: nothing is allocated)."""
+    e = make_env(EnvConfig(name=env), seed=0)
+    obs_dim, act_dim = e.observation_space.shape[0], e.action_space.shape[0]
+    e.close()
+    buffer = ReplayBuffer(obs_dim, act_dim, capacity, torch.device("meta"))
+    per_row, budget = buffer.nbytes / capacity, (obs_dim + act_dim + 3) * 4
+    print(f"  replay, {env_id(env)} (obs {obs_dim}, act {act_dim}) at {capacity:,} rows: {per_row:.0f} bytes/transition "
+          f"(budget (obs+act+3)*4 = {budget}), {buffer.nbytes / 2**30:.2f} GiB; +1 row per episode for its final state")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="HalfCheetah")
@@ -93,14 +152,25 @@ def main() -> None:
     parser.add_argument("--skip-sb3", action="store_true")
     parser.add_argument("--encoder", choices=["none", "vae"], default="none",
                         help="vae: also time SAC on the latent of the VAE state-encoder")
+    parser.add_argument("--device", default="cpu", help="this package's device (SB3 always runs on the CPU)")
+    parser.add_argument("--compile", action="store_true", help="also time this package with compile=true")
+    parser.add_argument("--cudagraphs", action="store_true", help="with --device cuda: also time cudagraphs=true")
+    parser.add_argument("--profile", action="store_true", help="profile this package's update on the CPU")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     print(f"{env_id(args.env)}, {args.steps} timed steps after {args.warmup} warm-up, {args.threads} torch threads")
-    ours_rate = ours(args.env, args.warmup, args.steps)
-    results = {"this package": ours_rate}
+    ours_rate = ours(args.env, args.warmup, args.steps, device=args.device)
+    results = {f"this package ({args.device})": ours_rate}
     if args.encoder == "vae":
-        results["this package, encoder=vae"] = ours(args.env, args.warmup, args.steps, encoder="vae")
+        results["this package, encoder=vae"] = ours(args.env, args.warmup, args.steps, encoder="vae", device=args.device)
+    if args.compile:
+        results["this package, compile=true"] = ours(args.env, args.warmup, args.steps, device=args.device, compile=True)
+    if args.cudagraphs:
+        results["this package, cudagraphs=true"] = ours(args.env, args.warmup, args.steps, device=args.device, cudagraphs=True)
+        results["this package, compile+cudagraphs"] = ours(
+            args.env, args.warmup, args.steps, device=args.device, compile=True, cudagraphs=True
+        )
     if not args.skip_sb3:
         results["Stable-Baselines3 SAC"] = stable_baselines3(args.env, args.warmup, args.steps)
     for name, rate in results.items():
@@ -109,6 +179,9 @@ def main() -> None:
         print(f"  {'ratio (this package / SB3)':<32} {ours_rate / results['Stable-Baselines3 SAC']:8.2f}x")
     if args.encoder == "vae":
         print(f"  {'ratio (encoder=vae / none)':<32} {results['this package, encoder=vae'] / ours_rate:8.2f}x")
+    replay_bytes()
+    if args.profile:
+        profile(args.env, args.warmup)
 
 
 if __name__ == "__main__":

@@ -50,11 +50,15 @@ class SAC:
         self.updates = 0
 
         vae = self.encoder.vae
-        self.actor_optim = adam(self.actor.parameters(), cfg.actor_lr, cudagraphs)
+        # One optimizer for actor and temperature, a param group each: their losses touch disjoint
+        # parameters (each detaches the other's), so one backward and one step serve both.
+        actor_groups = [{"params": list(self.actor.parameters()), "lr": cfg.actor_lr}]
+        if cfg.learn_alpha:
+            actor_groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
+        self.actor_optim = adam(actor_groups, cfg.actor_lr, cudagraphs)
         # The critic's loss trains the encoder too (SAC-AE); the actor's never does.
         encoder_params = list(vae.encoder.parameters()) if vae is not None else []
         self.critic_optim = adam([*self.critic.parameters(), *encoder_params], cfg.critic_lr, cudagraphs)
-        self.alpha_optim = adam([self.log_alpha], cfg.alpha_lr, cudagraphs) if cfg.learn_alpha else None
         self.vae_optim = None
         if vae is not None:
             self.vae_optim = adam([*vae.encoder.parameters(), *vae.decoder.parameters()], self.encoder.cfg.lr)
@@ -131,17 +135,14 @@ class SAC:
         self.critic_optim.step()
 
         loss_pi, logp, actor_metrics = self.actor_loss(batch.obs)
+        metrics |= actor_metrics
+        if self.cfg.learn_alpha:
+            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
+            loss_pi = loss_pi + loss_alpha
+            metrics["train/alpha_loss"] = loss_alpha
         self.actor_optim.zero_grad()
         loss_pi.backward()
         self.actor_optim.step()
-        metrics |= actor_metrics
-
-        if self.alpha_optim is not None:
-            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
-            self.alpha_optim.zero_grad()
-            loss_alpha.backward()
-            self.alpha_optim.step()
-            metrics["train/alpha_loss"] = loss_alpha
         metrics["train/alpha"] = self.alpha
 
         if self.vae_optim is not None and vae is not None and self.updates % self.encoder.cfg.update_every == 0:
@@ -167,8 +168,6 @@ class SAC:
             "encoder": self.encoder.state_dict(),
             "updates": self.updates,
         }
-        if self.alpha_optim is not None:
-            state["alpha_optim"] = self.alpha_optim.state_dict()
         if self.vae_optim is not None:
             state["vae_optim"] = self.vae_optim.state_dict()
         return state
@@ -183,8 +182,6 @@ class SAC:
         self.critic_optim.load_state_dict(state["critic_optim"])
         self.encoder.load_state_dict(state["encoder"])
         self.updates = int(state["updates"])
-        if self.alpha_optim is not None:
-            self.alpha_optim.load_state_dict(state["alpha_optim"])
         if self.vae_optim is not None:
             self.vae_optim.load_state_dict(state["vae_optim"])
 
