@@ -37,10 +37,10 @@ def compile_losses(fn: Callable[..., Any]) -> Callable[..., Any]:
 class CudaGraphUpdate:
     """Runs `update(batch)` as one replayed CUDA graph: forward, backward, optimizer steps, Polyak.
 
-    The first `warmup` calls run eagerly on a side stream (allocator and compile warm-up; they are
-    real updates). The next call records one update into a graph over static input tensors and
-    replays it; later calls copy the batch into those tensors and replay, with no Python or kernel
-    launch overhead. The update must not sync with the host or branch on data, its optimizers must
+    The first `warmup` calls run eagerly on a side stream (allocator, library handles and compile
+    warm up there; they are real updates), and the capture uses the same stream. The next call
+    records one update into a graph over static input tensors and replays it; later calls copy the
+    batch into those tensors and replay, with no Python or kernel launch overhead. The update must not sync with the host or branch on data, its optimizers must
     be `capturable`, and anything that replaces parameter or optimizer-state tensors (instead of
     copying into them) must happen before the capture, e.g. loading a checkpoint.
     """
@@ -49,6 +49,7 @@ class CudaGraphUpdate:
         self.update = update
         self.warmup = warmup
         self.calls = 0
+        self.stream: torch.cuda.Stream | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_batch: Batch | None = None
         self.static_metrics: dict[str, Tensor] = {}
@@ -56,16 +57,17 @@ class CudaGraphUpdate:
     def __call__(self, batch: Batch) -> dict[str, Tensor]:
         self.calls += 1
         if self.calls <= self.warmup:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
+            self.stream = self.stream or torch.cuda.Stream()
+            self.stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.stream):
                 metrics = self.update(batch)
-            torch.cuda.current_stream().wait_stream(side)
+            torch.cuda.current_stream().wait_stream(self.stream)
             return metrics
         if self.graph is None:
             self.static_batch = Batch(*(t.clone() for t in batch))
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):  # records, does not run: the replay below does the update
+            # Records, does not run: the replay below does this call's update.
+            with torch.cuda.graph(self.graph, stream=self.stream):
                 self.static_metrics = self.update(self.static_batch)
         else:
             for static, new in zip(self.static_batch, batch):
