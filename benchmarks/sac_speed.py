@@ -113,10 +113,12 @@ def profile(env: str, warmup: int, updates: int = 300) -> None:
     for _ in range(50):
         agent.update(buffer.sample(256))
     start = time.perf_counter()
+    for _ in range(updates):
+        agent.update(buffer.sample(256))
+    wall = (time.perf_counter() - start) / updates * 1e3  # ms per update, without the profiler's overhead
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(updates):
             agent.update(buffer.sample(256))
-    wall = (time.perf_counter() - start) / updates * 1e3  # ms per update, profiler overhead included
     ops = {e.key: e.self_cpu_time_total / updates / 1e3 for e in prof.key_averages()}  # ms per update
     groups = {
         "matmuls (mm, addmm, bmm, baddbmm)": sum(ops.get(k, 0.0) for k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")),
@@ -124,12 +126,29 @@ def profile(env: str, warmup: int, updates: int = 300) -> None:
         "zero_grad": sum(v for k, v in ops.items() if "zero_grad" in k),
     }
     groups["other ops (elementwise, copies, indexing)"] = sum(ops.values()) - sum(groups.values())
-    groups["Python, dispatch, autograd engine"] = wall - sum(ops.values())
-    print(f"  one update, profiled: {wall:.2f} ms")
+    # The profiler slows the ops down a little too, so this remainder is a lower bound.
+    groups["Python, dispatch, autograd engine"] = max(0.0, wall - sum(ops.values()))
+    print(f"  one update (incl. sampling the batch): {wall:.2f} ms; op times from torch.profiler")
     for name, ms in groups.items():
         print(f"    {name:<42} {ms:6.2f} ms  {100 * ms / wall:5.1f}%")
     top = sorted(ops.items(), key=lambda kv: -kv[1])[:8]
     print("    top ops: " + ", ".join(f"{k.removeprefix('aten::')} {v:.2f}" for k, v in top))
+
+    # The floor: the update's matmul FLOPs at the rate of a 256x256x256 float32 matmul on this machine.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        agent.update(buffer.sample(256))
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    for _ in range(50):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(500):
+        a @ b
+    rate = 2 * 256**3 * 500 / (time.perf_counter() - start)  # FLOP/s
+    flops = counter.get_total_flops()
+    print(f"    floor: {flops / 1e9:.2f} GFLOP of matmuls per update at {rate / 1e9:.0f} GFLOP/s "
+          f"(256^3 matmul, {torch.get_num_threads()} threads) = {flops / rate * 1e3:.2f} ms")
 
 
 def replay_bytes(env: str = "Humanoid", capacity: int = 1_000_000) -> None:
