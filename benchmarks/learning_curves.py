@@ -141,12 +141,13 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
     print(f"final eval return (mean ± std over seeds) at {args.steps} steps:")
     for ax, env in zip(axes[0], args.envs):
         for lib, label in LIBS.items():
-            paths = [runs_dir / f"{lib}_{env}_seed{s}.csv" for s in args.seeds]
-            curves = [read_curve(p) for p in paths if p.exists()]
-            if not curves:
+            found = {s: runs_dir / f"{lib}_{env}_seed{s}.csv" for s in args.seeds}
+            by_seed = {s: read_curve(p) for s, p in found.items() if p.exists()}
+            if not by_seed:
                 continue
-            for seed, (steps, returns) in zip([s for s, p in zip(args.seeds, paths) if p.exists()], curves):
+            for seed, (steps, returns) in by_seed.items():
                 rows += [(lib, env, seed, int(t), float(r)) for t, r in zip(steps, returns)]
+            curves = list(by_seed.values())
             n = min(len(s) for s, _ in curves)
             steps, returns = curves[0][0][:n], np.stack([r[:n] for _, r in curves])  # (seeds, evals)
             ax.plot(steps, returns.mean(0), label=f"{label} ({len(curves)} seeds)")

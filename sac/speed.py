@@ -40,9 +40,10 @@ class CudaGraphUpdate:
     The first `warmup` calls run eagerly on a side stream (allocator, library handles and compile
     warm up there; they are real updates), and the capture uses the same stream. The next call
     records one update into a graph over static input tensors and replays it; later calls copy the
-    batch into those tensors and replay, with no Python or kernel launch overhead. The update must not sync with the host or branch on data, its optimizers must
-    be `capturable`, and anything that replaces parameter or optimizer-state tensors (instead of
-    copying into them) must happen before the capture, e.g. loading a checkpoint.
+    batch into those tensors and replay, with no Python or kernel launch overhead. The update must
+    not sync with the host or branch on data, its optimizers must be `capturable`, and anything that
+    replaces parameter or optimizer-state tensors (instead of copying into them) must happen before
+    the capture, e.g. loading a checkpoint.
     """
 
     def __init__(self, update: Update, warmup: int = 3) -> None:
