@@ -29,7 +29,9 @@ LIBS = {"ours": "this package", "sb3": "Stable-Baselines3"}
 SETTINGS = {"learning_rate": 3e-4, "batch_size": 256, "tau": 0.005, "gamma": 0.99, "hidden": [256, 256]}
 
 
-def run_ours(env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int) -> list[tuple[int, float]]:
+def run_ours(
+    env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int
+) -> list[tuple[int, float]]:
     import json
 
     from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
@@ -39,26 +41,39 @@ def run_ours(env: str, seed: int, steps: int, learning_starts: int, eval_every: 
         c = TrainConfig(
             env=EnvConfig(name=env),
             agent=AgentConfig(
-                hidden_sizes=SETTINGS["hidden"], batch_size=SETTINGS["batch_size"], actor_lr=SETTINGS["learning_rate"],
-                critic_lr=SETTINGS["learning_rate"], alpha_lr=SETTINGS["learning_rate"], tau=SETTINGS["tau"],
+                hidden_sizes=SETTINGS["hidden"],
+                batch_size=SETTINGS["batch_size"],
+                actor_lr=SETTINGS["learning_rate"],
+                critic_lr=SETTINGS["learning_rate"],
+                alpha_lr=SETTINGS["learning_rate"],
+                tau=SETTINGS["tau"],
                 gamma=SETTINGS["gamma"],
             ),
             wandb=WandbConfig(mode="disabled"),
-            device="cpu", seed=seed, total_steps=steps, learning_starts=learning_starts, buffer_size=steps,
-            eval_every=eval_every, eval_episodes=episodes, checkpoint_every=steps, checkpoint_buffer=False,
+            device="cpu",
+            seed=seed,
+            total_steps=steps,
+            learning_starts=learning_starts,
+            buffer_size=steps,
+            eval_every=eval_every,
+            eval_episodes=episodes,
+            checkpoint_every=steps,
+            checkpoint_buffer=False,
         )
         train(c, Path(tmp))
         records = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
     return [(r["step"], r["eval/return_mean"]) for r in records if "eval/return_mean" in r]
 
 
-def run_sb3(env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int) -> list[tuple[int, float]]:
+def run_sb3(
+    env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int
+) -> list[tuple[int, float]]:
     import gymnasium as gym
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
     from envs import env_id
-    from sac.evaluate import EVAL_SEED_OFFSET, run_episodes
+    from sac.rollout import EVAL_SEED_OFFSET, run_episodes
 
     eval_env = gym.make(env_id(env))
     curve: list[tuple[int, float]] = []
@@ -72,9 +87,20 @@ def run_sb3(env: str, seed: int, steps: int, learning_starts: int, eval_every: i
             return True
 
     model = SAC(
-        "MlpPolicy", gym.make(env_id(env)), learning_rate=SETTINGS["learning_rate"], buffer_size=steps,
-        learning_starts=learning_starts, batch_size=SETTINGS["batch_size"], tau=SETTINGS["tau"], gamma=SETTINGS["gamma"],
-        train_freq=1, gradient_steps=1, policy_kwargs={"net_arch": SETTINGS["hidden"]}, device="cpu", seed=seed, verbose=0,
+        "MlpPolicy",
+        gym.make(env_id(env)),
+        learning_rate=SETTINGS["learning_rate"],
+        buffer_size=steps,
+        learning_starts=learning_starts,
+        batch_size=SETTINGS["batch_size"],
+        tau=SETTINGS["tau"],
+        gamma=SETTINGS["gamma"],
+        train_freq=1,
+        gradient_steps=1,
+        policy_kwargs={"net_arch": SETTINGS["hidden"]},
+        device="cpu",
+        seed=seed,
+        verbose=0,
     )
     model.learn(total_timesteps=steps, callback=Evaluate())
     eval_env.close()
@@ -117,7 +143,10 @@ def main() -> None:
 
     todo = [
         (lib, env, seed, runs_dir / f"{lib}_{env}_seed{seed}.csv")
-        for lib in args.libs if lib != "none" for env in args.envs for seed in args.seeds
+        for lib in args.libs
+        if lib != "none"
+        for env in args.envs
+        for seed in args.seeds
     ]
     todo = [t for t in todo if not t[3].exists()]
     if todo:
@@ -139,21 +168,24 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
     rows = []
     fig, axes = plt.subplots(1, len(args.envs), figsize=(5 * len(args.envs), 3.6), squeeze=False)
     print(f"final eval return (mean ± std over seeds) at {args.steps} steps:")
-    for ax, env in zip(axes[0], args.envs):
+    for ax, env in zip(axes[0], args.envs, strict=True):
         for lib, label in LIBS.items():
             found = {s: runs_dir / f"{lib}_{env}_seed{s}.csv" for s in args.seeds}
             by_seed = {s: read_curve(p) for s, p in found.items() if p.exists()}
             if not by_seed:
                 continue
             for seed, (steps, returns) in by_seed.items():
-                rows += [(lib, env, seed, int(t), float(r)) for t, r in zip(steps, returns)]
+                rows += [(lib, env, seed, int(t), float(r)) for t, r in zip(steps, returns, strict=True)]
             curves = list(by_seed.values())
             n = min(len(s) for s, _ in curves)
             steps, returns = curves[0][0][:n], np.stack([r[:n] for _, r in curves])  # (seeds, evals)
             ax.plot(steps, returns.mean(0), label=f"{label} ({len(curves)} seeds)")
             ax.fill_between(steps, returns.min(0), returns.max(0), alpha=0.2)
             final = returns[:, -1]
-            print(f"  {env:<12} {label:<20} {final.mean():8.1f} ± {final.std():6.1f}  (seeds: {np.round(final, 1).tolist()})")
+            print(
+                f"  {env:<12} {label:<20} {final.mean():8.1f} ± {final.std():6.1f}  "
+                f"(seeds: {np.round(final, 1).tolist()})"
+            )
         ax.set(title=env, xlabel="env steps", ylabel="eval return")
         ax.legend()
     fig.tight_layout()

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from envs import env_id, make_env
+from envs import env_id
+from envs.make import make_env
 from sac.agent import SAC
 from sac.config import AgentConfig, EncoderConfig, EnvConfig, TrainConfig, WandbConfig
 from sac.replay import ReplayBuffer
@@ -32,7 +33,12 @@ from sac.train import train
 
 
 def ours(
-    env: str, warmup: int, steps: int, encoder: str = "none", device: str = "cpu", compile: bool = False,
+    env: str,
+    warmup: int,
+    steps: int,
+    encoder: str = "none",
+    device: str = "cpu",
+    compile: bool = False,
     cudagraphs: bool = False,
 ) -> float:
     """Steps/s of `sac.train.train` between the log events at `warmup` and `warmup + steps`."""
@@ -121,7 +127,9 @@ def profile(env: str, warmup: int, updates: int = 300) -> None:
             agent.update(buffer.sample(256))
     ops = {e.key: e.self_cpu_time_total / updates / 1e3 for e in prof.key_averages()}  # ms per update
     groups = {
-        "matmuls (mm, addmm, bmm, baddbmm)": sum(ops.get(k, 0.0) for k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")),
+        "matmuls (mm, addmm, bmm, baddbmm)": sum(
+            ops.get(k, 0.0) for k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+        ),
         "Adam (2 fused steps)": sum(v for k, v in ops.items() if "adam" in k.lower()),
         "zero_grad": sum(v for k, v in ops.items() if "zero_grad" in k),
     }
@@ -147,8 +155,10 @@ def profile(env: str, warmup: int, updates: int = 300) -> None:
         a @ b
     rate = 2 * 256**3 * 500 / (time.perf_counter() - start)  # FLOP/s
     flops = counter.get_total_flops()
-    print(f"    floor: {flops / 1e9:.2f} GFLOP of matmuls per update at {rate / 1e9:.0f} GFLOP/s "
-          f"(256^3 matmul, {torch.get_num_threads()} threads) = {flops / rate * 1e3:.2f} ms")
+    print(
+        f"    floor: {flops / 1e9:.2f} GFLOP of matmuls per update at {rate / 1e9:.0f} GFLOP/s "
+        f"(256^3 matmul, {torch.get_num_threads()} threads) = {flops / rate * 1e3:.2f} ms"
+    )
 
 
 def replay_bytes(env: str = "Humanoid", capacity: int = 1_000_000) -> None:
@@ -158,8 +168,10 @@ def replay_bytes(env: str = "Humanoid", capacity: int = 1_000_000) -> None:
     e.close()
     buffer = ReplayBuffer(obs_dim, act_dim, capacity, torch.device("meta"))
     per_row, budget = buffer.nbytes / capacity, (obs_dim + act_dim + 3) * 4
-    print(f"  replay, {env_id(env)} (obs {obs_dim}, act {act_dim}) at {capacity:,} rows: {per_row:.0f} bytes/transition "
-          f"(budget (obs+act+3)*4 = {budget}), {buffer.nbytes / 2**30:.2f} GiB; +1 row per episode for its final state")
+    print(
+        f"  replay, {env_id(env)} (obs {obs_dim}, act {act_dim}) at {capacity:,} rows: {per_row:.0f} bytes/transition "
+        f"(budget (obs+act+3)*4 = {budget}), {buffer.nbytes / 2**30:.2f} GiB; +1 row per episode for its final state"
+    )
 
 
 def main() -> None:
@@ -169,8 +181,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="timed steps, each with one update")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-sb3", action="store_true")
-    parser.add_argument("--encoder", choices=["none", "vae"], default="none",
-                        help="vae: also time SAC on the latent of the VAE state-encoder")
+    parser.add_argument(
+        "--encoder",
+        choices=["none", "vae"],
+        default="none",
+        help="vae: also time SAC on the latent of the VAE state-encoder",
+    )
     parser.add_argument("--device", default="cpu", help="this package's device (SB3 always runs on the CPU)")
     parser.add_argument("--compile", action="store_true", help="also time this package with compile=true")
     parser.add_argument("--cudagraphs", action="store_true", help="with --device cuda: also time cudagraphs=true")
@@ -182,11 +198,17 @@ def main() -> None:
     ours_rate = ours(args.env, args.warmup, args.steps, device=args.device)
     results = {f"this package ({args.device})": ours_rate}
     if args.encoder == "vae":
-        results["this package, encoder=vae"] = ours(args.env, args.warmup, args.steps, encoder="vae", device=args.device)
+        results["this package, encoder=vae"] = ours(
+            args.env, args.warmup, args.steps, encoder="vae", device=args.device
+        )
     if args.compile:
-        results["this package, compile=true"] = ours(args.env, args.warmup, args.steps, device=args.device, compile=True)
+        results["this package, compile=true"] = ours(
+            args.env, args.warmup, args.steps, device=args.device, compile=True
+        )
     if args.cudagraphs:
-        results["this package, cudagraphs=true"] = ours(args.env, args.warmup, args.steps, device=args.device, cudagraphs=True)
+        results["this package, cudagraphs=true"] = ours(
+            args.env, args.warmup, args.steps, device=args.device, cudagraphs=True
+        )
         results["this package, compile+cudagraphs"] = ours(
             args.env, args.warmup, args.steps, device=args.device, compile=True, cudagraphs=True
         )

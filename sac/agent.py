@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sac.config import AgentConfig, EncoderConfig
+from sac.config import ActorEstimator, AgentConfig, EncoderConfig
 from sac.distributions import TanhGaussian, reparameterize
 from sac.encoders import StateEncoder
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
@@ -44,7 +44,8 @@ class SAC:
         self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(device)
         self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self._online_params, self._target_params = list(self.critic.parameters()), list(self.critic_target.parameters())
+        self._online_params: list[Tensor] = list(self.critic.parameters())
+        self._target_params: list[Tensor] = list(self.critic_target.parameters())
         self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=cfg.learn_alpha)
         self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
         self.updates = 0
@@ -99,7 +100,7 @@ class SAC:
         metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean(), "train/log_std": dist.log_std.mean()}
         return loss, logp, metrics
 
-    def actor_objective(self, dist: TanhGaussian, obs: Tensor, estimator: str) -> tuple[Tensor, Tensor]:
+    def actor_objective(self, dist: TanhGaussian, obs: Tensor, estimator: ActorEstimator) -> tuple[Tensor, Tensor]:
         """A loss whose gradient in the actor's parameters estimates grad J_pi. -> (loss, logp)
 
         `obs` are the features the actor and critics see (the state, or its latent with an encoder).
@@ -107,7 +108,7 @@ class SAC:
         score: K actions per state sampled without gradient, differentiated through log pi only; logp (K, B).
         Both estimate the gradient of the same objective; the critics' weights get no gradient either way.
         """
-        if estimator == "reparam":
+        if estimator == ActorEstimator.reparam:
             action, logp = dist.rsample()
             q = self.critic(obs, action, detach_params=True)  # (E, B)
             return actor_loss(self.alpha, logp, q), logp
@@ -157,6 +158,14 @@ class SAC:
         self.encoder.update_target()
         return {key: value.detach() for key, value in metrics.items()}
 
+    def parameter_groups(self) -> dict[str, list[Tensor]]:
+        """The trained parameters by part, for the NaN guard."""
+        return {
+            "actor": list(self.actor.parameters()),
+            "critic": list(self.critic.parameters()),
+            "log_alpha": [self.log_alpha],
+        }
+
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {
             "actor": self.actor.state_dict(),
@@ -184,4 +193,3 @@ class SAC:
         self.updates = int(state["updates"])
         if self.vae_optim is not None:
             self.vae_optim.load_state_dict(state["vae_optim"])
-

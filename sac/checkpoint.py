@@ -33,7 +33,11 @@ class CheckpointError(UserError):
 
 
 def save_checkpoint(
-    checkpoints_dir: Path, step: int, state: dict[str, Any], meta: dict[str, Any], replay_state: dict[str, Tensor] | None
+    checkpoints_dir: Path,
+    step: int,
+    state: dict[str, Any],
+    meta: dict[str, Any],
+    replay_state: dict[str, Tensor] | None,
 ) -> Path:
     """Write `checkpoints_dir/step_<step>` atomically, point `latest` at it and return its path."""
     checkpoints_dir.mkdir(parents=True, exist_ok=True)
@@ -142,4 +146,3 @@ def restore(target: Any, state: dict[str, Any], path: str | Path) -> None:
     except (RuntimeError, KeyError, ValueError) as e:
         first_line = str(e).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint {path} does not fit this run: {first_line}") from None
-

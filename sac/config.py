@@ -1,42 +1,57 @@
-"""Structured configs: the type, default and meaning of every option, and their validation.
+"""Structured configs: the type, default and meaning of every option, and one `validate_*` per script.
 
-Hydra composes `configs/train_sac.yaml` over these dataclasses, so an unknown key or a value of the
-wrong type is rejected before anything runs; `validate` then checks ranges and cross-field rules.
-Defaults are the SAC papers' (Haarnoja et al. 2018, appendix D) unless a comment says otherwise.
+Hydra composes `configs/<script>.yaml` over these dataclasses, so an unknown key, a value of the wrong
+type or a choice outside its Enum is rejected before anything runs; `validate_*` then checks ranges
+and cross-field rules. Defaults are the SAC papers' (Haarnoja et al. 2018, appendix D) unless a comment
+says otherwise. `register_configs` is the one place the schemas and the env group reach Hydra.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-from pathlib import Path
-from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, TypeVar
+from enum import Enum
+from typing import Any, TypeVar
 
-import torch
 from hydra.core.config_store import ConfigStore
-from hydra.experimental.callback import Callback
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from envs import UnknownEnvError, env_id
-
-WANDB_MODES = ("online", "offline", "disabled")
-ACTOR_ESTIMATORS = ("reparam", "score")
-ENCODERS = ("none", "vae")
-LATENTS = ("mean", "sample")
+from envs import ENV_IDS, EnvError, env_id
 
 
 class UserError(Exception):
     """A problem with the user's input: printed as one line, without a traceback."""
 
 
+class WandbMode(str, Enum):
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+class ActorEstimator(str, Enum):
+    reparam = "reparam"
+    """Pathwise: a = tanh(mu + std * eps), differentiated through a."""
+    score = "score"
+    """Log-derivative: K actions per state sampled without gradient, differentiated through log pi."""
+
+
+class EncoderName(str, Enum):
+    none = "none"
+    vae = "vae"
+
+
+class Latent(str, Enum):
+    mean = "mean"
+    sample = "sample"
+
+
 @dataclass
 class EnvConfig:
     name: str = MISSING
-    """Short name (HalfCheetah, Hopper, ..., Pendulum) or any registered Gymnasium id."""
-    max_episode_steps: Optional[int] = None
+    """Short name (HalfCheetah, Hopper, ..., Pendulum: envs.ENV_IDS) or any registered Gymnasium id."""
+    max_episode_steps: int | None = None
     """Time limit; None keeps the Gymnasium default (1000 for MuJoCo, 200 for Pendulum)."""
 
 
@@ -58,11 +73,11 @@ class AgentConfig:
     """Initial entropy temperature."""
     learn_alpha: bool = True
     """Tune alpha towards the target entropy (SAC v2); False keeps init_alpha fixed."""
-    target_entropy: Optional[float] = None
+    target_entropy: float | None = None
     """Target policy entropy; None means -act_dim (the papers' heuristic)."""
     log_std_min: float = -5.0
     log_std_max: float = 2.0
-    actor_estimator: str = "reparam"
+    actor_estimator: ActorEstimator = ActorEstimator.reparam
     """Actor gradient estimator: reparam (pathwise, through rsample) | score (log-derivative, see losses.py)."""
     score_samples: int = 8
     """Actions per state for the score estimator (>= 2: each one's baseline is the mean of the others)."""
@@ -70,7 +85,7 @@ class AgentConfig:
 
 @dataclass
 class EncoderConfig:
-    name: str = "none"
+    name: EncoderName = EncoderName.none
     """none: SAC on raw states | vae: SAC on the latent of a VAE state-encoder (configs/encoder/)."""
     latent_dim: int = 32
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
@@ -83,18 +98,18 @@ class EncoderConfig:
     """Gradient updates between ELBO updates."""
     tau: float = 0.05
     """Polyak rate of the target encoder used in critic targets (SAC-AE: faster than the critics')."""
-    latent: str = "mean"
+    latent: Latent = Latent.mean
     """What actor and critics are trained on: mean (mu(s)) | sample (z ~ q(z|s)). Acting always uses the mean."""
 
 
 @dataclass
 class WandbConfig:
-    mode: str = "online"
+    mode: WandbMode = WandbMode.online
     """online | offline | disabled. Online falls back to offline when there is no API key or no network."""
     project: str = "sac-reparam"
-    entity: Optional[str] = None
-    group: Optional[str] = None
-    name: Optional[str] = None
+    entity: str | None = None
+    group: str | None = None
+    name: str | None = None
     tags: list[str] = field(default_factory=list)
 
 
@@ -135,7 +150,7 @@ class TrainConfig:
     """Steps between training-metric log events (console, metrics.jsonl, W&B)."""
     video_every: int = 0
     """Record one deterministic evaluation episode as mp4 every this many evaluations (0 = never)."""
-    resume: Optional[str] = None
+    resume: str | None = None
     """A run directory to continue from its latest checkpoint, with its saved config."""
     relaunch: bool = False
     """Re-launching a sweep into its old directory (hydra.sweep.dir=...): a finished run is skipped and
@@ -143,7 +158,7 @@ class TrainConfig:
     threads: int = 0
     """torch threads; 0 = this machine's cores, shared out among a launcher's parallel jobs (n_jobs)."""
     compile: bool = False
-    """torch.compile the critic and actor losses (forward and backward); for GPUs, slower on this CPU."""
+    """torch.compile the critic and actor losses (forward and backward); meant for GPUs (benchmarks/)."""
     cudagraphs: bool = False
     """Capture the whole update in one CUDA graph and replay it (CUDA device, encoder=none)."""
 
@@ -180,18 +195,81 @@ class ReinforceConfig:
     eval_every: int = 20_000
     eval_episodes: int = 10
     checkpoint_every: int = 100_000
+    video_every: int = 0
+    """Record one deterministic evaluation episode as mp4 every this many evaluations (0 = never)."""
+    resume: str | None = None
+    """A run directory to continue from its latest checkpoint, with its saved config."""
+    relaunch: bool = False
+    """As for SAC: in a re-launched sweep, skip finished runs and resume unfinished ones."""
+    threads: int = 0
+    """torch threads; 0 = this machine's cores, shared out among a launcher's parallel jobs (n_jobs)."""
 
 
-ConfigStore.instance().store(name="train_sac_schema", node=TrainConfig)
-ConfigStore.instance().store(name="train_reinforce_schema", node=ReinforceConfig)
+@dataclass
+class EvaluateConfig:
+    checkpoint: str = MISSING
+    """A checkpoint directory (.../checkpoints/step_N or .../checkpoints/latest)."""
+    episodes: int = 10
+    deterministic: bool = True
+    """tanh(mu) for SAC, the mean for REINFORCE; false samples from the policy."""
+    seed: int | None = None
+    """First episode's reset seed; None: the training run's evaluation seed, which reproduces its eval return."""
+    env_name: str | None = None
+    """Evaluate on another env (same observation and action sizes); None: the checkpoint's."""
+    max_episode_steps: int | None = None
+    video: bool = False
+    """Write one mp4 per episode under <output dir>/videos."""
+    output: str | None = None
+    """Also write the summary as JSON to this file."""
+    device: str = "cpu"
+    wandb: WandbConfig = field(default_factory=lambda: WandbConfig(mode=WandbMode.disabled))
+    """Log the summary (and videos) to a new W&B run of job type `evaluate`."""
+
+
+@dataclass
+class CompareConfig:
+    runs: list[str] = field(default_factory=list)
+    """Local run directories (each holding metrics.jsonl)."""
+    sweep_dir: str | None = None
+    """A Hydra multirun directory: every run directory below it is included."""
+    wandb_project: str | None = None
+    """The W&B project the runs log to: the report's run set and where it is saved. Without local
+    runs or sweep_dir, the runs themselves are read from it (needs a network and an API key)."""
+    wandb_entity: str | None = None
+    wandb_group: str | None = None
+    title: str = "Pathwise vs score-function actor gradients"
+    output: str | None = None
+    """Directory for report.html, the PNGs and wandb_report.json; default: Hydra's run directory."""
+    publish: bool = True
+    """Save the W&B Report to the server when online (needs wandb_project and wandb_entity)."""
+
+
+SCHEMAS: dict[str, type] = {
+    "train_sac": TrainConfig,
+    "train_reinforce": ReinforceConfig,
+    "evaluate": EvaluateConfig,
+    "compare_estimators": CompareConfig,
+}
+
+
+def register_configs() -> None:
+    """Give Hydra every script's schema (`<script>_schema`) and the env group (`env=Hopper`), built
+    from the name table in `envs`: a task is a name, so the group holds no files."""
+    store = ConfigStore.instance()
+    for script, schema in SCHEMAS.items():
+        store.store(name=f"{script}_schema", node=schema)
+    for name in ENV_IDS:
+        store.store(group="env", name=name, node=EnvConfig(name=name))
 
 
 T = TypeVar("T")
 
 
 def as_dict(config: Any) -> dict[str, Any]:
-    """A config dataclass as plain data (what config.yaml, checkpoints and W&B record)."""
-    return OmegaConf.to_container(OmegaConf.structured(config))  # type: ignore[return-value]
+    """A config dataclass as plain data, choices as strings (what config.yaml, checkpoints and W&B record)."""
+    container = OmegaConf.to_container(OmegaConf.structured(config), enum_to_str=True)
+    assert isinstance(container, dict)
+    return {str(k): v for k, v in container.items()}
 
 
 def to_object(cfg: DictConfig, schema: type[T]) -> T:
@@ -204,174 +282,123 @@ def to_object(cfg: DictConfig, schema: type[T]) -> T:
     return config
 
 
-# What a resumed run may change: the rest of its config is the one it was started with.
-RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads", "compile", "cudagraphs")
-
-
-def resume_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> TrainConfig:
-    """The saved config of `run_dir`, with the few command-line overrides a resume allows taken from `cfg`."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise UserError(f"resume={run_dir} is not a run directory: it has no config.yaml")
-    saved = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(path))
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key not in RESUMABLE_OVERRIDES:
-            raise UserError(
-                f"{override} cannot be combined with resume: a resumed run keeps its saved config "
-                f"(allowed: {', '.join(RESUMABLE_OVERRIDES[1:])})"
-            )
-        OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
-    return to_object(saved, TrainConfig)
-
-
-def _check_positive(values: dict[str, float]) -> None:
+def _positive(values: dict[str, float]) -> None:
     for key, value in values.items():
         if not value > 0:
             raise UserError(f"{key}={value} is invalid: it must be > 0")
 
 
-def _check_common(env: EnvConfig, wandb: WandbConfig, device: str, hidden_sizes: list[int], gamma: float) -> None:
-    """Checks every training entry point shares."""
+def _non_negative(values: dict[str, float], meaning: str = "") -> None:
+    for key, value in values.items():
+        if value < 0:
+            raise UserError(f"{key}={value} is invalid: it must be >= 0{meaning}")
+
+
+def _in_unit_interval(values: dict[str, float]) -> None:
+    for key, value in values.items():
+        if not 0.0 < value <= 1.0:
+            raise UserError(f"{key}={value} is invalid: it must be in (0, 1]")
+
+
+def _widths(key: str, sizes: list[int]) -> None:
+    if not sizes or min(sizes) <= 0:
+        raise UserError(f"{key}={sizes} is invalid: it needs one or more widths > 0")
+
+
+def _choice(key: str, value: Any, choices: type[Enum]) -> None:
+    """Hydra checks Enum fields from the command line; this checks them for configs built in Python."""
+    allowed = [c.value for c in choices]
+    if value not in allowed:
+        raise UserError(f"{key}={value} is invalid: allowed are {', '.join(allowed)}")
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def _device_name(name: str) -> None:
+    """The spelling of a device; whether this machine has it is cli.resolve_device's question."""
+    if not _DEVICE.fullmatch(name):
+        raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N")
+
+
+def _env(env: EnvConfig) -> None:
     if env.max_episode_steps is not None and env.max_episode_steps <= 0:
         raise UserError(f"env.max_episode_steps={env.max_episode_steps} is invalid: it must be > 0 or null")
-    if not hidden_sizes or min(hidden_sizes) <= 0:
-        raise UserError(f"agent.hidden_sizes={hidden_sizes} is invalid: it needs one or more widths > 0")
-    if not 0.0 < gamma <= 1.0:
-        raise UserError(f"agent.gamma={gamma} is invalid: it must be in (0, 1]")
-    if wandb.mode not in WANDB_MODES:
-        raise UserError(f"wandb.mode={wandb.mode} is invalid: allowed are {', '.join(WANDB_MODES)}")
     try:
         env_id(env.name)
-    except UnknownEnvError as e:
+    except EnvError as e:
         raise UserError(str(e)) from None
-    resolve_device(device)
+
+
+def validate_train(c: TrainConfig) -> None:
+    """Every option of train_sac.py: ranges and cross-field rules; raises UserError naming the value."""
+    a, e, d = c.agent, c.encoder, c.diagnostics
+    _positive({
+        "total_steps": c.total_steps, "buffer_size": c.buffer_size, "eval_every": c.eval_every,
+        "eval_episodes": c.eval_episodes, "checkpoint_every": c.checkpoint_every, "log_every": c.log_every,
+        "utd_ratio": c.utd_ratio, "agent.batch_size": a.batch_size, "agent.num_critics": a.num_critics,
+        "agent.actor_lr": a.actor_lr, "agent.critic_lr": a.critic_lr, "agent.alpha_lr": a.alpha_lr,
+        "agent.init_alpha": a.init_alpha, "encoder.latent_dim": e.latent_dim, "encoder.lr": e.lr,
+        "encoder.update_every": e.update_every,
+    })  # fmt: skip
+    _non_negative({"threads": c.threads}, " (0 = automatic)")
+    _non_negative({"video_every": c.video_every}, " (0 = never)")
+    _non_negative({"learning_starts": c.learning_starts, "encoder.beta": e.beta})
+    _in_unit_interval({"agent.gamma": a.gamma, "agent.tau": a.tau, "encoder.tau": e.tau})
+    _widths("agent.hidden_sizes", a.hidden_sizes)
+    _widths("encoder.hidden_sizes", e.hidden_sizes)
+    if a.batch_size > c.buffer_size:
+        raise UserError(f"agent.batch_size={a.batch_size} is larger than buffer_size={c.buffer_size}")
+    if not a.log_std_min < a.log_std_max:
+        raise UserError(f"agent.log_std_min={a.log_std_min} must be below agent.log_std_max={a.log_std_max}")
+    if a.score_samples < 2:
+        raise UserError(f"agent.score_samples={a.score_samples} is invalid: it must be >= 2")
+    if d.grad_variance_every < 0 or d.samples < 2 or d.reference_samples < 1:
+        raise UserError(
+            "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2 and reference_samples >= 1, "
+            f"got {d.grad_variance_every}, {d.samples}, {d.reference_samples}"
+        )
+    _choice("agent.actor_estimator", a.actor_estimator, ActorEstimator)
+    _choice("encoder.name", e.name, EncoderName)
+    _choice("encoder.latent", e.latent, Latent)
+    _choice("wandb.mode", c.wandb.mode, WandbMode)
+    _device_name(c.device)
+    if c.cudagraphs and c.encoder.name != EncoderName.none:
+        raise UserError(
+            f"cudagraphs=true needs encoder=none, not encoder={EncoderName(e.name).value} (its update is host control flow)"
+        )
+    _env(c.env)
 
 
 def validate_reinforce(c: ReinforceConfig) -> None:
-    """Range and cross-field checks of a REINFORCE config; raises UserError."""
+    """Every option of train_reinforce.py; raises UserError."""
     a = c.agent
-    _check_positive({
+    _positive({
         "total_steps": c.total_steps, "num_envs": c.num_envs, "batch_steps": c.batch_steps,
         "eval_every": c.eval_every, "eval_episodes": c.eval_episodes, "checkpoint_every": c.checkpoint_every,
         "agent.policy_lr": a.policy_lr, "agent.value_lr": a.value_lr, "agent.value_epochs": a.value_epochs,
         "agent.value_minibatch": a.value_minibatch,
     })  # fmt: skip
-    _check_common(c.env, c.wandb, c.device, a.hidden_sizes, a.gamma)
+    _non_negative({"threads": c.threads}, " (0 = automatic)")
+    _non_negative({"video_every": c.video_every}, " (0 = never)")
+    _in_unit_interval({"agent.gamma": a.gamma})
+    _widths("agent.hidden_sizes", a.hidden_sizes)
+    _choice("wandb.mode", c.wandb.mode, WandbMode)
+    _device_name(c.device)
+    _env(c.env)
 
 
-def validate(c: TrainConfig) -> None:
-    """Range and cross-field checks; raises UserError naming the value and what is allowed."""
-    positive = {
-        "total_steps": c.total_steps,
-        "buffer_size": c.buffer_size,
-        "eval_every": c.eval_every,
-        "eval_episodes": c.eval_episodes,
-        "checkpoint_every": c.checkpoint_every,
-        "log_every": c.log_every,
-        "agent.batch_size": c.agent.batch_size,
-        "agent.num_critics": c.agent.num_critics,
-        "agent.actor_lr": c.agent.actor_lr,
-        "agent.critic_lr": c.agent.critic_lr,
-        "agent.alpha_lr": c.agent.alpha_lr,
-        "agent.init_alpha": c.agent.init_alpha,
-        "utd_ratio": c.utd_ratio,
-    }
-    _check_positive(positive)
-    if c.threads < 0:
-        raise UserError(f"threads={c.threads} is invalid: it must be >= 0 (0 = automatic)")
-    if c.video_every < 0:
-        raise UserError(f"video_every={c.video_every} is invalid: it must be >= 0 (0 = never)")
-    if c.learning_starts < 0:
-        raise UserError(f"learning_starts={c.learning_starts} is invalid: it must be >= 0")
-    if c.agent.batch_size > c.buffer_size:
-        raise UserError(f"agent.batch_size={c.agent.batch_size} is larger than buffer_size={c.buffer_size}")
-    if not 0.0 < c.agent.tau <= 1.0:
-        raise UserError(f"agent.tau={c.agent.tau} is invalid: it must be in (0, 1]")
-    if not c.agent.log_std_min < c.agent.log_std_max:
-        raise UserError(f"agent.log_std_min={c.agent.log_std_min} must be below agent.log_std_max={c.agent.log_std_max}")
-    if c.agent.actor_estimator not in ACTOR_ESTIMATORS:
-        raise UserError(
-            f"agent.actor_estimator={c.agent.actor_estimator} is invalid: allowed are {', '.join(ACTOR_ESTIMATORS)}"
-        )
-    if c.agent.score_samples < 2:
-        raise UserError(f"agent.score_samples={c.agent.score_samples} is invalid: it must be >= 2")
-    if c.diagnostics.grad_variance_every < 0 or c.diagnostics.samples < 2 or c.diagnostics.reference_samples < 1:
-        raise UserError(
-            "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2 and reference_samples >= 1, "
-            f"got {c.diagnostics.grad_variance_every}, {c.diagnostics.samples}, {c.diagnostics.reference_samples}"
-        )
-    _check_common(c.env, c.wandb, c.device, c.agent.hidden_sizes, c.agent.gamma)
-    if c.cudagraphs and resolve_device(c.device).type != "cuda":
-        raise UserError(f"cudagraphs=true needs a CUDA device, not device={c.device} ({resolve_device(c.device)})")
-    if c.cudagraphs and c.encoder.name != "none":
-        raise UserError(f"cudagraphs=true needs encoder=none, not encoder={c.encoder.name} (its update is host control flow)")
-    e = c.encoder
-    if e.name not in ENCODERS:
-        raise UserError(f"encoder.name={e.name} is invalid: allowed are {', '.join(ENCODERS)}")
-    _check_positive({"encoder.latent_dim": e.latent_dim, "encoder.lr": e.lr, "encoder.update_every": e.update_every})
-    if e.beta < 0:
-        raise UserError(f"encoder.beta={e.beta} is invalid: it must be >= 0")
-    if not e.hidden_sizes or min(e.hidden_sizes) <= 0:
-        raise UserError(f"encoder.hidden_sizes={e.hidden_sizes} is invalid: it needs one or more widths > 0")
-    if not 0.0 < e.tau <= 1.0:
-        raise UserError(f"encoder.tau={e.tau} is invalid: it must be in (0, 1]")
-    if e.latent not in LATENTS:
-        raise UserError(f"encoder.latent={e.latent} is invalid: allowed are {', '.join(LATENTS)}")
+def validate_evaluate(c: EvaluateConfig) -> None:
+    """Every option of evaluate.py that can be checked before the checkpoint is read."""
+    _positive({"episodes": c.episodes})
+    if c.max_episode_steps is not None:
+        _positive({"max_episode_steps": c.max_episode_steps})
+    _device_name(c.device)
+    if c.env_name is not None:
+        _env(EnvConfig(name=c.env_name))
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> a usable torch.device, or UserError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N") from None
-    if device.type not in ("cpu", "cuda"):
-        raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"device={name} was asked for but no CUDA GPU is available: use device=cpu or device=auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UserError(f"device={name} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
-    return device
-
-
-class OutputDirCheck(Callback):
-    """Hydra callback (configs/*.yaml, hydra.callbacks): an output directory that cannot be created
-    stops the program with one line, before Hydra's own attempt would end in a traceback."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _make_output_dir(config.hydra.run.dir)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _make_output_dir(config.hydra.sweep.dir)
-
-
-def _make_output_dir(path: str) -> None:
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        probe = Path(path) / ".write-test"
-        probe.touch()
-        probe.unlink()
-    except OSError as e:
-        print(f"error: output directory {path} is not writable ({e.strerror}): choose another with hydra.run.dir=DIR", file=sys.stderr)
-        sys.exit(2)
-
-
-Fn = TypeVar("Fn", bound=Callable[..., Any])
-
-
-def report_user_errors(fn: Fn) -> Fn:
-    """Entry-point decorator: a UserError ends the program with one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
+def validate_compare(c: CompareConfig) -> None:
+    """compare_estimators.py: where the runs come from."""
+    if not (c.runs or c.sweep_dir or c.wandb_project):
+        raise UserError("no runs given: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")

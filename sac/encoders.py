@@ -17,7 +17,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from sac.config import EncoderConfig
+from sac.config import EncoderConfig, EncoderName, Latent
 from sac.distributions import reparameterize
 from sac.networks import mlp
 
@@ -29,6 +29,10 @@ def kl_standard_normal(mu: Tensor, log_var: Tensor) -> Tensor:
 
 class RunningNormalizer(nn.Module):
     """Running mean and variance (Chan et al.'s parallel update), saved with the model as buffers."""
+
+    mean: Tensor  # (dim,)
+    var: Tensor  # (dim,)
+    count: Tensor  # ()
 
     def __init__(self, dim: int, eps: float = 1e-4) -> None:
         super().__init__()
@@ -92,7 +96,7 @@ class VAE(nn.Module):
 
 
 class StateEncoder(nn.Module):
-    """What the actor and critics see: the raw state (cfg.name == "none") or a VAE latent.
+    """What the actor and critics see: the raw state (encoder=none) or a VAE latent.
 
     `features(obs)` is the online latent (gradients reach the encoder), `target_features(obs)` the
     Polyak-averaged target encoder's mean (no gradient). With the identity both return obs.
@@ -101,7 +105,7 @@ class StateEncoder(nn.Module):
     def __init__(self, obs_dim: int, cfg: EncoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.vae = VAE(obs_dim, cfg) if cfg.name == "vae" else None
+        self.vae = VAE(obs_dim, cfg) if cfg.name == EncoderName.vae else None
         self.target = copy.deepcopy(self.vae).requires_grad_(False) if self.vae is not None else None
         self.out_dim = cfg.latent_dim if self.vae is not None else obs_dim
 
@@ -110,7 +114,7 @@ class StateEncoder(nn.Module):
         if self.vae is None:
             return obs
         mu, log_var = self.vae.encode(obs)
-        return mu if deterministic or self.cfg.latent == "mean" else self.vae.sample(mu, log_var)
+        return mu if deterministic or self.cfg.latent == Latent.mean else self.vae.sample(mu, log_var)
 
     @torch.no_grad()
     def target_features(self, obs: Tensor) -> Tensor:
@@ -121,7 +125,6 @@ class StateEncoder(nn.Module):
     @torch.no_grad()
     def update_target(self) -> None:
         if self.vae is not None and self.target is not None:
-            for target, online in zip(self.target.parameters(), self.vae.parameters()):
+            for target, online in zip(self.target.parameters(), self.vae.parameters(), strict=True):
                 target.lerp_(online, self.cfg.tau)
             self.target.normalizer.load_state_dict(self.vae.normalizer.state_dict())
-

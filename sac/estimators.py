@@ -24,6 +24,8 @@ from torch.distributions import Normal
 from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
+from sac.config import ActorEstimator
+
 if TYPE_CHECKING:
     from sac.agent import SAC
 
@@ -78,7 +80,9 @@ def gaussian_score_loss(f: Callable[[Tensor], Tensor]) -> Callable[[Params], Ten
     return loss
 
 
-def actor_gradient_diagnostics(agent: "SAC", obs: Tensor, samples: int, reference_samples: int, seed: int) -> dict[str, Tensor]:
+def actor_gradient_diagnostics(
+    agent: SAC, obs: Tensor, samples: int, reference_samples: int, seed: int
+) -> dict[str, Tensor]:
     """Both actor-gradient estimators on the live actor and critics, at the replay batch obs (B, obs_dim).
 
     Each estimate is the gradient of the actor loss on the whole batch with fresh noise; the reference
@@ -90,16 +94,16 @@ def actor_gradient_diagnostics(agent: "SAC", obs: Tensor, samples: int, referenc
     with torch.no_grad():
         features = agent.encoder.features(obs, deterministic=True)  # what the actor sees
 
-    def loss_fn(estimator: str, x: Tensor) -> Callable[[Params], Tensor]:
+    def loss_fn(estimator: ActorEstimator, x: Tensor) -> Callable[[Params], Tensor]:
         return lambda p: agent.actor_objective(functional_call(agent.actor, p, (x,)), x, estimator)[0]
 
     devices = [obs.device] if obs.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        reference_grads = grad(loss_fn("reparam", features.repeat(reference_samples, 1)))(params)
+        reference_grads = grad(loss_fn(ActorEstimator.reparam, features.repeat(reference_samples, 1)))(params)
         reference = torch.cat([g.flatten() for g in reference_grads.values()])
-        metrics = {}
-        for estimator in ("reparam", "score"):
+        metrics: dict[str, Tensor] = {}
+        for estimator in ActorEstimator:
             stats = gradient_statistics(gradient_samples(loss_fn(estimator, features), params, samples), reference)
-            metrics |= {f"grad/{estimator}/{name}": value for name, value in stats.items()}
+            metrics |= {f"grad/{estimator.value}/{name}": value for name, value in stats.items()}
     return metrics

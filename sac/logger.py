@@ -7,23 +7,23 @@ run (synced later with `wandb sync`) instead of blocking on the network.
 
 from __future__ import annotations
 
-import json
 import netrc
 import os
 import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import torch
-from omegaconf import OmegaConf
 from torch import Tensor
 from tqdm import tqdm
 
-from sac.config import UserError, WandbConfig
+from sac.config import WandbConfig, WandbMode
+from sac.rundir import RunDir
 
 # Shown on the console progress line, in this order, when they have been logged.
 _PROGRESS_KEYS = {
@@ -34,45 +34,36 @@ _PROGRESS_KEYS = {
 
 
 class Logger:
-    """`job_type` names the algorithm (sac-reparam, sac-score, reinforce): W&B job type and report label."""
+    """Console progress, metrics records and W&B for one run. `job_type` is the run's algorithm label
+    (sac-reparam, sac-score, reinforce, evaluate); `wandb_run_id` continues an existing W&B run."""
 
     def __init__(
         self,
-        run_dir: Path,
+        run: RunDir,
         config: dict[str, Any],
         wandb_cfg: WandbConfig,
         total_steps: int,
         job_type: str,
         resume: bool = False,
+        wandb_run_id: str | None = None,
     ) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.run_dir = run_dir
+        run.path.mkdir(parents=True, exist_ok=True)
+        self.run = run
         self.total_steps = total_steps
-        # Line-buffered: each event reaches the OS as it is written. A new run starts the file afresh.
-        self._file = open(run_dir / "metrics.jsonl", "a" if resume else "w", buffering=1)
+        self._metrics = run.metrics_file(resume)
         self._start = time.perf_counter()
         self._latest: dict[str, float] = {}
         self._last_print = 0.0
         self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True) if sys.stderr.isatty() else None
-        info_path = run_dir / "run.json"
-        # A resumed run continues the same W&B run (same id), not a new one.
-        run_id = json.loads(info_path.read_text()).get("wandb_run_id") if resume and info_path.exists() else None
-        self.wandb_run = _init_wandb(wandb_cfg, run_dir, config, job_type, run_id)
-        # What reports need to label and find the run without parsing its config.
-        self._info = {
-            "algorithm": job_type,
-            "wandb_run_id": self.wandb_run.id if self.wandb_run is not None else run_id,
-            "pid": os.getpid(),
-            "finished": False,
-        }
-        info_path.write_text(json.dumps(self._info, indent=1))
+        self.wandb_run = _init_wandb(wandb_cfg, run.path, config, job_type, wandb_run_id)
+        self.wandb_run_id = self.wandb_run.id if self.wandb_run is not None else wandb_run_id
 
-    def log(self, step: int, metrics: dict[str, Tensor | float]) -> dict[str, float]:
+    def log(self, step: int, metrics: Mapping[str, Tensor | float]) -> dict[str, float]:
         """Record scalars at env step `step` and return them as floats. Tensors are moved to the host
         here, in one transfer."""
         values = to_floats(metrics)
         record = {"step": step, "time": round(time.perf_counter() - self._start, 3), **values}
-        self._file.write(json.dumps(record) + "\n")
+        self._metrics.write(record)
         if self.wandb_run is not None:
             self.wandb_run.log(values, step=step)
         self._latest.update(values)
@@ -81,7 +72,7 @@ class Logger:
 
     def log_video(self, step: int, key: str, path: Path) -> None:
         """An mp4 written under the run directory: its path in metrics.jsonl, the video itself in W&B."""
-        self._file.write(json.dumps({"step": step, key: str(path.relative_to(self.run_dir))}) + "\n")
+        self._metrics.write({"step": step, key: str(path.relative_to(self.run.path))})
         if self.wandb_run is not None:
             import wandb
 
@@ -97,44 +88,31 @@ class Logger:
             self._last_print = time.perf_counter()
             print(" | ".join([f"step {step}/{self.total_steps}", *shown]), flush=True)
 
-    def close(self, exit_code: int = 0, finished: bool = False) -> None:
-        """Flush every sink; the W&B run is marked finished (exit_code 0) or failed. `finished` records
-        in run.json that the run reached its last step (a re-launched sweep skips it)."""
+    def close(self, exit_code: int = 0) -> None:
+        """Flush every sink; the W&B run is marked finished (exit_code 0) or failed."""
         if self._bar is not None:
             self._bar.close()
-        self._file.close()
-        if finished:
-            self._info["finished"] = True
-            (self.run_dir / "run.json").write_text(json.dumps(self._info, indent=1))
+        self._metrics.close()
         if self.wandb_run is not None:
             self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None
 
 
-def create_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
-    """Make a new run's directory (one clear error if it cannot be written) and record its resolved config."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    except OSError as e:
-        raise UserError(f"output directory {run_dir} is not writable ({e.strerror})") from None
-
-
-def to_floats(values: dict[str, Tensor | float]) -> dict[str, float]:
+def to_floats(values: Mapping[str, Tensor | float]) -> dict[str, float]:
     """Scalars to Python floats, with every tensor among them moved to the host in one transfer."""
     tensors = {k: v for k, v in values.items() if isinstance(v, Tensor)}
     floats = {k: float(v) for k, v in values.items() if not isinstance(v, Tensor)}
     if tensors:
-        floats |= dict(zip(tensors, torch.stack([t.float() for t in tensors.values()]).tolist()))
+        floats |= dict(zip(tensors, torch.stack([t.float() for t in tensors.values()]).tolist(), strict=True))
     return floats
 
 
 def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_type: str, run_id: str | None) -> Any:
-    if cfg.mode == "disabled":
+    if cfg.mode == WandbMode.disabled:
         return None
     import wandb  # deferred: importing wandb costs about a second
 
-    mode = cfg.mode
+    mode = WandbMode(cfg.mode).value
     if mode == "online":
         reason = why_offline()
         if reason is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -57,7 +58,7 @@ class CriticEnsemble(nn.Module):
         sizes = [obs_dim + act_dim, *hidden_sizes, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             # nn.Linear's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), for weights and biases alike.
             bound = 1.0 / math.sqrt(fan_in)
             self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
@@ -72,7 +73,7 @@ class CriticEnsemble(nn.Module):
         """
         x = torch.cat([obs, action], dim=-1).expand(self.num_critics, -1, -1)  # (E, B, in): a view, no copy
         last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             if detach_params:
                 w, b = w.detach(), b.detach()
             x = torch.baddbmm(b, x, w)  # (E, B, out)

@@ -10,24 +10,25 @@ V(final state); terminal ones are not. Advantages are normalised per batch.
 
 from __future__ import annotations
 
-import time
+import functools
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from envs import env_id, make_env
-from sac.checkpoint import save_checkpoint
-from sac.config import ReinforceAgentConfig, ReinforceConfig, as_dict, resolve_device, to_object, validate_reinforce
-from sac.evaluate import EVAL_SEED_OFFSET, evaluate
-from sac.logger import Logger, create_run_dir
+from envs import env_id
+from envs.make import dims, make_env
+from envs.state import get_env_state, set_env_state
+from sac.checkpoint import restore
+from sac.cli import resolve_device
+from sac.config import ReinforceAgentConfig, ReinforceConfig, as_dict, validate_reinforce
+from sac.loop import Session, Snapshot, Throughput, rng_state, set_rng_state
 from sac.networks import mlp
+from sac.rundir import RunDir, algorithm_label
 
 
 class GaussianPolicy(nn.Module):
@@ -101,6 +102,10 @@ class Reinforce:
             "train/log_std": self.policy.log_std.mean().detach(),
         }
 
+    def parameter_groups(self) -> dict[str, list[Tensor]]:
+        """The trained parameters by part, for the NaN guard."""
+        return {"policy": list(self.policy.parameters()), "value": list(self.value.parameters())}
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "policy": self.policy.state_dict(),
@@ -116,60 +121,65 @@ class Reinforce:
         self.value_optim.load_state_dict(state["value_optim"])
 
 
-def train_reinforce(cfg: DictConfig) -> Path:
-    """Hydra entry point: train in Hydra's run directory."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    train(to_object(cfg, ReinforceConfig), run_dir)
-    return run_dir
+def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
+    """Collect batches of whole episodes from vector envs and update; returns the last eval metrics.
 
-
-def train(c: ReinforceConfig, run_dir: Path) -> dict[str, float]:
-    """Collect batches of whole episodes from vector envs and update; returns the last eval metrics."""
+    Batches start from a fresh reset of every sub-env, so a checkpoint (always between batches) needs
+    only the networks, optimizers, RNG states and each sub-env's RNG to continue exactly (`resume`).
+    """
     validate_reinforce(c)
     device = resolve_device(c.device)
     torch.manual_seed(c.seed)
     # SAME_STEP autoreset: a finished sub-env is reset inside the step that ends it, and its last
     # observation (needed to bootstrap a time limit) comes back in info["final_obs"].
     envs = gym.vector.SyncVectorEnv(
-        [lambda i=i: make_env(c.env, seed=c.seed + i) for i in range(c.num_envs)],
+        [functools.partial(make_env, c.env, seed=c.seed + i) for i in range(c.num_envs)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
-    eval_env = make_env(c.env, seed=c.seed + EVAL_SEED_OFFSET)
-    obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    agent = Reinforce(obs_dim, act_dim, c.agent, device)
-
-    config_dict = as_dict(c)
-    create_run_dir(run_dir, config_dict)
-    logger = Logger(run_dir, config_dict, c.wandb, c.total_steps, job_type="reinforce")
-    meta = {"algorithm": "reinforce", "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim, "config": config_dict}
-
-    step = 0
-    eval_metrics: dict[str, float] = {}
     try:
-        while step < c.total_steps:
-            start = time.perf_counter()
-            episodes, steps_taken = collect_episodes(envs, agent, c, logger, step)
-            step += steps_taken
-            batch = [torch.as_tensor(np.concatenate(x), dtype=torch.float32, device=device) for x in zip(*episodes)]
-            metrics = agent.update(*batch)
-            logger.log(step, {**metrics, "perf/steps_per_sec": steps_taken / (time.perf_counter() - start)})
-            # Batches end at episode boundaries, so "every N steps" means "in the batch that crosses k * N".
-            done = step >= c.total_steps
-            if done or step // c.eval_every > (step - steps_taken) // c.eval_every:
-                policy = lambda o: np.clip(agent.act(o[None], deterministic=True)[0], -1.0, 1.0)  # noqa: E731
-                eval_metrics = evaluate(eval_env, policy, c.eval_episodes, seed=c.seed + EVAL_SEED_OFFSET)
-                logger.log(step, eval_metrics)
-            if done or step // c.checkpoint_every > (step - steps_taken) // c.checkpoint_every:
-                save_checkpoint(run_dir / "checkpoints", step, {"agent": agent.state_dict()}, meta, None)
+        obs_dim, act_dim = dims(envs.single_observation_space, envs.single_action_space)
+        agent = Reinforce(obs_dim, act_dim, c.agent, device)
+        meta = {"algorithm": algorithm_label("reinforce"), "env_id": env_id(c.env.name), "obs_dim": obs_dim,
+                "act_dim": act_dim, "config": as_dict(c)}  # fmt: skip
+        session = Session(RunDir(run_dir), c, meta, resume)
+        if session.resumed is not None:
+            restore(agent, session.resumed.state["agent"], session.run.latest)
+            set_rng_state(session.resumed.state, device)
+            for env, state in zip(envs.envs, session.resumed.loop["envs"], strict=True):
+                set_env_state(env, state)
+
+        def policy(obs: np.ndarray) -> np.ndarray:
+            return np.clip(agent.act(obs[None], deterministic=True)[0], -1.0, 1.0)
+
+        def snapshot() -> Snapshot:
+            loop = {"envs": [get_env_state(env) for env in envs.envs]}
+            return Snapshot({"agent": agent.state_dict(), **rng_state(device)}, loop, None, agent.parameter_groups())
+
+        step = session.start_step
+        with session:
+            while step < c.total_steps:
+                before, throughput = step, Throughput(step)
+                episodes, taken = collect_episodes(envs, agent, c, session, before)
+                step += taken
+                batch = [
+                    torch.as_tensor(np.concatenate(x), dtype=torch.float32, device=device)
+                    for x in zip(*episodes, strict=True)
+                ]
+                metrics = agent.update(*batch)
+                session.log(step, {**metrics, "perf/steps_per_sec": throughput.rate(step)})
+                session.evaluate(before, step, policy)
+                session.checkpoint(before, step, snapshot)
+                if session.stop_requested:
+                    session.stop(step, snapshot)
+                    return session.eval_metrics
+            session.finished = True
+            return session.eval_metrics
     finally:
-        logger.close()
         envs.close()
-        eval_env.close()
-    return eval_metrics
 
 
 def collect_episodes(
-    envs: gym.vector.VectorEnv, agent: Reinforce, c: ReinforceConfig, logger: Logger, step: int
+    envs: gym.vector.VectorEnv, agent: Reinforce, c: ReinforceConfig, session: Session, step: int
 ) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
     """Step all envs from a fresh reset until the ended episodes hold `batch_steps` steps.
 
@@ -178,7 +188,7 @@ def collect_episodes(
     """
     n = envs.num_envs
     obs, _ = envs.reset()
-    paths: list[dict[str, list]] = [{"obs": [], "act": [], "rew": []} for _ in range(n)]
+    paths: list[dict[str, list[Any]]] = [{"obs": [], "act": [], "rew": []} for _ in range(n)]
     episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     taken, in_episodes = 0, 0
     while in_episodes < c.batch_steps:
@@ -195,7 +205,9 @@ def collect_episodes(
                 returns = reward_to_go(rew, c.agent.gamma, bootstrap)
                 episodes.append((np.stack(paths[i]["obs"]), np.stack(paths[i]["act"]), returns))
                 in_episodes += len(rew)
-                logger.log(step + taken, {"train/episode_return": float(rew.sum()), "train/episode_length": len(rew)})
+                session.logger.log(
+                    step + taken, {"train/episode_return": float(rew.sum()), "train/episode_length": len(rew)}
+                )
                 paths[i] = {"obs": [], "act": [], "rew": []}
         obs = next_obs
     return episodes, taken

@@ -61,7 +61,13 @@ class ReplayBuffer:
         return sum(t.numel() * t.element_size() for t in tensors) + self.has_next.nbytes
 
     def add(
-        self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool, truncated: bool
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        reward: float,
+        next_obs: np.ndarray,
+        terminated: bool,
+        truncated: bool,
     ) -> None:
         """Store one transition. `obs` must be the previous call's `next_obs`, unless that call ended an episode."""
         i, j = self.ptr, (self.ptr + 1) % self.capacity

@@ -9,43 +9,23 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Optional
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from envs import env_id
-from sac.config import UserError, to_object
+from sac.config import ActorEstimator, CompareConfig, UserError, to_object, validate_compare
 from sac.logger import why_offline
+from sac.rundir import RunDir, algorithm_label
 
-ESTIMATORS = ("reparam", "score")
+ESTIMATORS = tuple(e.value for e in ActorEstimator)
+REPARAM, SCORE = (algorithm_label("sac", e) for e in ESTIMATORS)
 GRAD_PANELS = {"total_variance": "Actor-gradient total variance", "snr": "Actor-gradient signal-to-noise ratio"}
-
-
-@dataclass
-class CompareConfig:
-    runs: list[str] = field(default_factory=list)
-    """Local run directories (each holding metrics.jsonl)."""
-    sweep_dir: Optional[str] = None
-    """A Hydra multirun directory: every run directory below it is included."""
-    wandb_project: Optional[str] = None
-    """The W&B project the runs log to: the report's run set and where it is saved. Without local
-    runs or sweep_dir, the runs themselves are read from it (needs a network and an API key)."""
-    wandb_entity: Optional[str] = None
-    wandb_group: Optional[str] = None
-    title: str = "Pathwise vs score-function actor gradients"
-    output: Optional[str] = None
-    """Directory for report.html, the PNGs and wandb_report.json; default: Hydra's run directory."""
-    publish: bool = True
-    """Save the W&B Report to the server when online (needs wandb_project and wandb_entity)."""
-
-
-ConfigStore.instance().store(name="compare_estimators_schema", node=CompareConfig)
 
 
 @dataclass
@@ -55,12 +35,14 @@ class Run:
     env_id: str
     seed: int
     records: list[dict[str, Any]]
-    wandb_id: Optional[str] = None
+    wandb_id: str | None = None
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every record holding `key`."""
         rows = [(r["step"], r[key]) for r in self.records if key in r]
-        return (np.array([s for s, _ in rows]), np.array([v for _, v in rows])) if rows else (np.array([]), np.array([]))
+        return (
+            (np.array([s for s, _ in rows]), np.array([v for _, v in rows])) if rows else (np.array([]), np.array([]))
+        )
 
     def final_return(self) -> float:
         _, values = self.series("eval/return_mean")
@@ -69,18 +51,24 @@ class Run:
 
 def load_local_run(path: Path) -> Run:
     """A run directory written by train_sac.py or train_reinforce.py."""
+    run = RunDir(path)
     try:
-        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        config = OmegaConf.load(path / "config.yaml")
-        info = json.loads((path / "run.json").read_text())
-    except FileNotFoundError as e:
-        raise UserError(f"{path} is not a run directory: {Path(e.filename).name} is missing") from None
+        records, config, info = run.records(), run.read_config(), run.read_info()
     except (json.JSONDecodeError, ValueError) as e:
         raise UserError(f"{path} holds an unreadable file ({e})") from None
-    return Run(path.name, info["algorithm"], env_id(config["env"]["name"]), int(config["seed"]), records, info["wandb_run_id"])
+    if "algorithm" not in info:
+        raise UserError(f"{path} is not a run directory: run.json is missing")
+    return Run(
+        path.name,
+        info["algorithm"],
+        env_id(config["env"]["name"]),
+        int(config["seed"]),
+        records,
+        info.get("wandb_run_id"),
+    )
 
 
-def load_wandb_runs(project: str, entity: Optional[str], group: Optional[str]) -> list[Run]:
+def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list[Run]:
     reason = why_offline()
     if reason is not None:
         raise UserError(f"wandb_project={project} needs W&B online, but {reason}: pass local runs=[...] instead")
@@ -109,7 +97,7 @@ def collect_runs(c: CompareConfig) -> list[Run]:
     else:
         runs = []
     if not runs:
-        raise UserError("no runs given: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")
+        raise UserError("no runs found: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")
     return runs
 
 
@@ -135,7 +123,11 @@ def stratified_bootstrap_ci(
 
 def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray]) -> float:
     """P(X > Y) for a random run of X and one of Y on the same env (ties count half), averaged over envs."""
-    return float(np.mean([((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean() for a, b in zip(x, y)]))
+    return float(
+        np.mean(
+            [((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean() for a, b in zip(x, y, strict=True)]
+        )
+    )
 
 
 def area_under_curve(run: Run) -> float:
@@ -155,7 +147,7 @@ class Aggregate:
     auc: tuple[float, float, float]
 
 
-def aggregate(runs: list[Run]) -> tuple[list[Aggregate], Optional[tuple[float, float, float]]]:
+def aggregate(runs: list[Run]) -> tuple[list[Aggregate], tuple[float, float, float] | None]:
     """Per env and algorithm: IQM of final and AUC eval return over seeds with bootstrap CIs; and
     P(sac-reparam > sac-score) on final return, over the envs that have both, with its CI."""
     rows = []
@@ -165,17 +157,27 @@ def aggregate(runs: list[Run]) -> tuple[list[Aggregate], Optional[tuple[float, f
             final = np.array([r.final_return() for r in group])
             auc = np.array([area_under_curve(r) for r in group])
             one = lambda s: iqm(s[0])  # noqa: E731  (a single stratum: this env)
-            rows.append(Aggregate(env, algorithm, len(group), stratified_bootstrap_ci([final], one),
-                                  stratified_bootstrap_ci([auc], one)))
-    both = [e for e in sorted({r.env_id for r in runs})
-            if {"sac-reparam", "sac-score"} <= {r.algorithm for r in runs if r.env_id == e}]
+            rows.append(
+                Aggregate(
+                    env,
+                    algorithm,
+                    len(group),
+                    stratified_bootstrap_ci([final], one),
+                    stratified_bootstrap_ci([auc], one),
+                )
+            )
+    both = [
+        e for e in sorted({r.env_id for r in runs}) if {REPARAM, SCORE} <= {r.algorithm for r in runs if r.env_id == e}
+    ]
     if not both:
         return rows, None
-    finals = {a: [np.array([r.final_return() for r in runs if r.env_id == e and r.algorithm == a]) for e in both]
-              for a in ("sac-reparam", "sac-score")}
+    finals = {
+        a: [np.array([r.final_return() for r in runs if r.env_id == e and r.algorithm == a]) for e in both]
+        for a in (REPARAM, SCORE)
+    }
     k = len(both)
     improvement = stratified_bootstrap_ci(
-        finals["sac-reparam"] + finals["sac-score"], lambda s: probability_of_improvement(s[:k], s[k:])
+        finals[REPARAM] + finals[SCORE], lambda s: probability_of_improvement(s[:k], s[k:])
     )
     return rows, improvement
 
@@ -213,7 +215,7 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
             break
         fig, ax = plt.subplots(figsize=(7, 4))
         for run in diagnosed:
-            for estimator, style in zip(ESTIMATORS, ("-", "--")):
+            for estimator, style in zip(ESTIMATORS, ("-", "--"), strict=True):
                 steps, values = run.series(f"grad/{estimator}/{stat}")
                 ax.plot(steps, values, style, label=f"{estimator} ({run.name})")
         ax.set(title=title, xlabel="environment steps", yscale="log")
@@ -231,11 +233,13 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def aggregate_markdown(rows: list[Aggregate], improvement: Optional[tuple[float, float, float]]) -> str:
+def aggregate_markdown(rows: list[Aggregate], improvement: tuple[float, float, float] | None) -> str:
     """The aggregate table as Markdown (the W&B report's text block, and the HTML page's source)."""
     ci = lambda v: f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]"  # noqa: E731
-    lines = ["| env | algorithm | runs | IQM final return [95% CI] | IQM mean return over training [95% CI] |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| env | algorithm | runs | IQM final return [95% CI] | IQM mean return over training [95% CI] |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     lines += [f"| {a.env_id} | {a.algorithm} | {a.runs} | {ci(a.final)} | {ci(a.auc)} |" for a in rows]
     if improvement is not None:
         p, low, high = improvement
@@ -252,7 +256,9 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
     )
     improvement_line = (
         f"<p>Probability of improvement, P(sac-reparam &gt; sac-score) on final return: "
-        f"{improvement[0]:.2f} [{improvement[1]:.2f}, {improvement[2]:.2f}]</p>" if improvement else ""
+        f"{improvement[0]:.2f} [{improvement[1]:.2f}, {improvement[2]:.2f}]</p>"
+        if improvement
+        else ""
     )
     rows = "\n".join(
         f"<tr><td>{html.escape(r.name)}</td><td>{r.algorithm}</td><td>{r.env_id}</td><td>{r.seed}</td>"
@@ -267,7 +273,8 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(DESCRIPTION)}</p>
 <h2>Across seeds: interquartile mean, 95% stratified bootstrap CI</h2>
-<table><tr><th>env</th><th>algorithm</th><th>runs</th><th>IQM final return</th><th>IQM mean return over training</th></tr>
+<table><tr><th>env</th><th>algorithm</th><th>runs</th><th>IQM final return</th>
+<th>IQM mean return over training</th></tr>
 {aggregates}
 </table>
 {improvement_line}
@@ -310,8 +317,16 @@ def wandb_report(runs: list[Run], c: CompareConfig, online: bool) -> Any:
         name="runs",
         filters=filters,
     )
-    grouped = {"groupby": "JobType", "groupby_aggfunc": "mean", "groupby_rangefunc": "minmax"}
-    panels = [wr.LinePlot(title="Evaluation return", x="Step", y=["eval/return_mean"], **grouped)]
+    panels: list[Any] = [
+        wr.LinePlot(
+            title="Evaluation return",
+            x="Step",
+            y=["eval/return_mean"],
+            groupby="JobType",
+            groupby_aggfunc="mean",
+            groupby_rangefunc="minmax",
+        )
+    ]
     for stat, title in GRAD_PANELS.items():
         panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in ESTIMATORS], log_y=True))
     names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))
@@ -334,6 +349,7 @@ def wandb_report(runs: list[Run], c: CompareConfig, online: bool) -> Any:
 def build(cfg: DictConfig) -> Path:
     """Hydra entry point of scripts/compare_estimators.py. Returns the report directory."""
     c = to_object(cfg, CompareConfig)
+    validate_compare(c)
     out = Path(c.output) if c.output else Path(HydraConfig.get().runtime.output_dir)
     return build_report(c, out)
 

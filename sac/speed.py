@@ -71,7 +71,8 @@ class CudaGraphUpdate:
             with torch.cuda.graph(self.graph, stream=self.stream):
                 self.static_metrics = self.update(self.static_batch)
         else:
-            for static, new in zip(self.static_batch, batch):
+            assert self.static_batch is not None
+            for static, new in zip(self.static_batch, batch, strict=True):
                 static.copy_(new, non_blocking=True)
         self.graph.replay()
         # Clones: the next replay overwrites the static outputs, and a caller may keep these.

@@ -1,17 +1,11 @@
-"""Train the REINFORCE baseline: `python scripts/train_reinforce.py env=InvertedPendulum` (configs/train_reinforce.yaml)."""
+"""Train the REINFORCE baseline: `python scripts/train_reinforce.py env=InvertedPendulum`.
 
-import hydra
-from omegaconf import DictConfig
+Options: configs/train_reinforce.yaml, sac/config.py (ReinforceConfig).
+"""
 
-from sac.config import report_user_errors
-from sac.reinforce import train_reinforce
-
-
-@hydra.main(config_path="../configs", config_name="train_reinforce", version_base="1.3")
-@report_user_errors
-def main(cfg: DictConfig) -> None:
-    train_reinforce(cfg)
-
+from sac import cli
+from sac.config import ReinforceConfig
+from sac.reinforce import train
 
 if __name__ == "__main__":
-    main()
+    cli.main("train_reinforce", cli.training_job(ReinforceConfig, train))

@@ -79,5 +79,38 @@ def wandb_history(path: Path) -> list[dict[str, Any]]:
     rows = []
     for record in read_wandb_records(path):
         if record.WhichOneof("record_type") == "history":
-            rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item})
+            rows.append(
+                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+            )
     return rows
+
+
+def run_entry_point(script: str, argv: list[str]) -> tuple[int, str, str]:
+    """Run scripts/<script>.py's entry point in this process, as `python scripts/<script>.py *argv` would:
+    Hydra's parsing, our validation and error reporting included. Returns (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+    import sys
+
+    from sac import cli
+    from sac.config import ReinforceConfig, TrainConfig
+    from sac.evaluate import evaluate_checkpoint
+    from sac.reinforce import train as train_reinforce
+    from sac.report import build
+    from sac.train import train as train_sac
+
+    tasks = {
+        "train_sac": cli.training_job(TrainConfig, train_sac),
+        "train_reinforce": cli.training_job(ReinforceConfig, train_reinforce),
+        "evaluate": evaluate_checkpoint,
+        "compare_estimators": build,
+    }
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        mp.setattr(sys, "argv", [f"{script}.py", *argv])
+        try:
+            cli.main(script, tasks[script])
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return code, out.getvalue(), err.getvalue()

@@ -85,7 +85,7 @@ def test_update_moves_targets_by_polyak_average_and_returns_device_tensors() -> 
     agent = make_agent(tau=0.1)
     before = [p.clone() for p in agent.critic_target.parameters()]
     metrics = agent.update(random_batch())
-    for old, target, online in zip(before, agent.critic_target.parameters(), agent.critic.parameters()):
+    for old, target, online in zip(before, agent.critic_target.parameters(), agent.critic.parameters(), strict=True):
         torch.testing.assert_close(target, 0.9 * old + 0.1 * online)
     assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in metrics.values())
     assert {"train/critic_loss", "train/actor_loss", "train/alpha", "train/entropy"} <= metrics.keys()

@@ -1,4 +1,9 @@
-"""Every bad input the README's table lists stops with a clear message, no traceback and a non-zero exit."""
+"""Every bad input the README's table lists stops with a clear message, no traceback and a non-zero exit.
+
+Each row runs the real entry point (`sac.cli.main`, Hydra's parsing included) in this process, where it
+takes a fraction of a second; the rows in SUBPROCESS also run as their own Python process, which checks
+the process-level contract itself: the exit code and the stderr a shell sees.
+"""
 
 import pickle
 import re
@@ -10,6 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import run_entry_point, small_config
+from sac.train import train
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,7 +27,7 @@ class CreatesFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
         return (open, (str(self.path), "w"))
 
 
@@ -36,33 +44,52 @@ CASES = [
     ("train_sac", "cudagraphs=true device=cpu", "cudagraphs=true needs a CUDA device, not device=cpu (cpu)"),
     ("train_sac", "device=tpu", "device=tpu is invalid: allowed are auto, cpu, cuda, cuda:N"),
     ("train_sac", "agent.gamma=1.5", "agent.gamma=1.5 is invalid: it must be in (0, 1]"),
-    ("train_sac", "wandb.mode=sometimes", "wandb.mode=sometimes is invalid: allowed are online, offline, disabled"),
-    ("train_sac", "agent.actor_estimator=magic", "agent.actor_estimator=magic is invalid: allowed are reparam, score"),
+    ("train_sac", "wandb.mode=sometimes", "Invalid value 'sometimes', expected one of [online, offline, disabled]"),
+    ("train_sac", "agent.actor_estimator=magic", "Invalid value 'magic', expected one of [reparam, score]"),
+    ("train_sac", "encoder.latent=median", "Invalid value 'median', expected one of [mean, sample]"),
+    ("train_sac", "agent.tau=0", "agent.tau=0.0 is invalid: it must be in (0, 1]"),
+    ("train_sac", "utd_ratio=0", "utd_ratio=0.0 is invalid: it must be > 0"),
+    ("train_sac", "threads=-1", "threads=-1 is invalid: it must be >= 0 (0 = automatic)"),
+    ("train_sac", "diagnostics.samples=1", "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2"),
+    ("train_sac", "encoder=vae cudagraphs=true", "cudagraphs=true needs encoder=none, not encoder=vae"),
+    ("train_sac", "env.name=Blackjack-v1", "env.name=Blackjack-v1 has observation space Tuple(Discrete(32), Discrete(11), Discrete(2)): this package trains on a flat Box (obs_dim,)"),
+    ("train_sac", "env.name=CartPole-v1", "env.name=CartPole-v1 has action space Discrete(2): this package trains on a flat Box (act_dim,)"),
+    ("train_sac", "env.name=NoSuchEnv-v0", "env.name=NoSuchEnv-v0 is unknown: allowed are HalfCheetah, Hopper"),
     ("train_sac", "agent.hidden_sizes=[]", "agent.hidden_sizes=[] is invalid: it needs one or more widths > 0"),
     ("train_sac", "hydra.run.dir=/proc/forbidden/run", "output directory /proc/forbidden/run is not writable"),
     ("train_sac", "resume=/nonexistent", "resume=/nonexistent is not a run directory: it has no config.yaml"),
     ("train_sac", "resume=RUN seed=3", "seed=3 cannot be combined with resume"),
     ("train_reinforce", "batch_steps=0", "batch_steps=0 is invalid: it must be > 0"),
+    ("train_reinforce", "env.name=CartPole-v1", "env.name=CartPole-v1 has action space Discrete(2)"),
+    ("train_reinforce", "resume=RUN total_steps=900", "resume=RUN holds a run of another script (Key 'num_critics' not in 'ReinforceAgentConfig')"),
     ("evaluate", "episodes=3", "checkpoint is required: pass checkpoint=..."),
     ("evaluate", "checkpoint=/nonexistent", "checkpoint /nonexistent does not exist"),
     ("evaluate", "checkpoint=TRUNCATED", "state.safetensors is truncated or corrupt"),
     ("evaluate", "checkpoint=PICKLED", "state.safetensors is truncated or corrupt"),
     ("evaluate", "checkpoint=PICKLED_META", "meta.json is not valid JSON"),
     ("evaluate", "checkpoint=MISFIT", "does not fit this run: Error(s) in loading state_dict for Actor"),
-    ("evaluate", "checkpoint=CKPT env_name=Hopper", "env_name=Hopper has (obs, act) sizes (11, 3) but the checkpoint's policy takes (3, 1)"),
+    (
+        "evaluate",
+        "checkpoint=CKPT env_name=Hopper",
+        "env_name=Hopper has (obs, act) sizes (11, 3) but the checkpoint's policy takes (3, 1)",
+    ),
     ("evaluate", "checkpoint=CKPT episodes=0", "episodes=0 is invalid: it must be > 0"),
+    ("compare_estimators", "title=empty", "no runs given: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME"),
 ]
+
+
+# These also run as a process of their own: our one-line exit-2 errors (options, untrainable env, pickled
+# checkpoint) and one of Hydra's own.
+SUBPROCESS = {"total_steps=-5", "env.name=Blackjack-v1", "checkpoint=PICKLED", "no_such_key=1"}
 
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bad_input")
     run = root / "run"
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_sac.py"), "env=Pendulum", "total_steps=300", "learning_starts=100",
-         "eval_every=300", "eval_episodes=1", "agent.hidden_sizes=[32,32]", "wandb.mode=disabled", f"hydra.run.dir={run}"],
-        check=True, capture_output=True, timeout=300,
-    )
+    c = small_config(total_steps=300, learning_starts=100, eval_every=300, checkpoint_every=300)
+    c.agent.hidden_sizes = [32, 32]
+    train(c, run)
     ckpt = run / "checkpoints" / "step_000000300"
     made = {"RUN": run, "CKPT": ckpt}
     for name in ("TRUNCATED", "PICKLED", "PICKLED_META", "MISFIT"):
@@ -78,22 +105,43 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return made
 
 
+def argv_of(arguments: str, paths: dict[str, Path], out: Path) -> list[str]:
+    """The row's arguments with RUN, CKPT, ... replaced by the fixture's paths, and an output directory."""
+    argv = "".join(str(paths[a]) if a in paths else a for a in re.split(r"(\b[A-Z_]{3,}\b)", arguments)).split()
+    if not any(a.startswith("hydra.run.dir=") for a in argv):
+        argv.append(f"hydra.run.dir={out}")
+    return argv
+
+
+def check_message(code: int, stderr: str, message: str, paths: dict[str, Path]) -> None:
+    message = "".join(str(paths[a]) if a in paths else a for a in re.split(r"(\b[A-Z_]{3,}\b)", message))
+    assert code in (1, 2), stderr  # Hydra's own errors exit 1, the package's 2
+    assert "Traceback" not in stderr
+    assert message in stderr
+    if stderr.startswith("error: "):  # our own checks: exactly one line, exit code 2
+        assert len(stderr.strip().splitlines()) == 1 and code == 2, stderr
+    assert not (paths["root"] / "pwned_by_weights").exists() and not (paths["root"] / "pwned_by_meta").exists()
+
+
 @pytest.mark.parametrize(("script", "arguments", "message"), CASES, ids=[f"{s}:{a}" for s, a, _ in CASES])
-def test_bad_input_gets_a_clear_message(paths: dict[str, Path], tmp_path: Path, script: str, arguments: str, message: str) -> None:
+def test_bad_input_gets_a_clear_message(
+    paths: dict[str, Path], tmp_path: Path, script: str, arguments: str, message: str
+) -> None:
     if arguments == "device=cuda" and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    args = [str(paths[a]) if a in paths else a for a in re.split(r"(\b[A-Z_]{3,}\b)", arguments)]
-    argv = "".join(args).split()
-    if not any(a.startswith("hydra.run.dir=") for a in argv):
-        argv.append(f"hydra.run.dir={tmp_path / 'out'}")
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{script}.py"), *argv],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert message in result.stderr
-    if result.stderr.startswith("error: "):  # our own checks: exactly one line
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert not (paths["root"] / "pwned_by_weights").exists() and not (paths["root"] / "pwned_by_meta").exists()
+    code, _, stderr = run_entry_point(script, argv_of(arguments, paths, tmp_path / "out"))
+    check_message(code, stderr, message, paths)
+
+
+@pytest.mark.parametrize(("script", "arguments", "message"), [c for c in CASES if c[1] in SUBPROCESS])
+def test_bad_input_in_a_process_of_its_own(
+    paths: dict[str, Path], tmp_path: Path, script: str, arguments: str, message: str
+) -> None:
+    argv = argv_of(arguments, paths, tmp_path / "out")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / f"{script}.py"), *argv], capture_output=True, text=True, timeout=120
+    )
+    check_message(result.returncode, result.stderr, message, paths)
 
 
 def test_readme_table_lists_every_case() -> None:

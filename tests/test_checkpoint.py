@@ -2,12 +2,12 @@ import json
 
 import pytest
 import torch
+from test_agent import random_batch
 
 from sac.agent import SAC
 from sac.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
 from sac.config import AgentConfig
 from sac.replay import ReplayBuffer
-from test_agent import random_batch
 
 CPU = torch.device("cpu")
 
@@ -38,7 +38,7 @@ def test_round_trip_restores_actions_alpha_and_optimizer_state(tmp_path) -> None
     agent.update(batch)
     torch.manual_seed(5)
     fresh.update(batch)
-    for p, q in zip(agent.actor.parameters(), fresh.actor.parameters()):
+    for p, q in zip(agent.actor.parameters(), fresh.actor.parameters(), strict=True):
         assert torch.equal(p, q)
 
 

@@ -1,6 +1,5 @@
 """Through the real entry point, as a user runs it."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,14 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import wandb_history
 
-from envs import make_env
+from envs.make import make_env
 from sac.agent import SAC
 from sac.checkpoint import load_checkpoint, restore
 from sac.config import AgentConfig, EnvConfig
-from sac.evaluate import run_episodes
-from sac.evaluate import EVAL_SEED_OFFSET
-from conftest import wandb_history
+from sac.rollout import EVAL_SEED_OFFSET, run_episodes
+from sac.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,25 +22,46 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train_sac.py"), *overrides],
-        cwd=cwd, capture_output=True, text=True, timeout=300, env=os.environ.copy(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
     )
 
 
 def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = run_cli(
-        "env=Pendulum", "seed=1", "total_steps=600", "learning_starts=200", "log_every=100",
-        "eval_every=300", "eval_episodes=2", "checkpoint_every=300", "agent.hidden_sizes=[64,64]",
+        "env=Pendulum",
+        "seed=1",
+        "total_steps=600",
+        "learning_starts=200",
+        "log_every=100",
+        "eval_every=300",
+        "eval_episodes=2",
+        "checkpoint_every=300",
+        "agent.hidden_sizes=[64,64]",
         "wandb.mode=online",  # no API key in tests: must fall back to offline by itself, promptly
-        f"hydra.run.dir={run_dir}", cwd=tmp_path,
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "logging offline" in result.stdout
 
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    records = RunDir(run_dir).records()
     keys = set().union(*records)
-    assert {"step", "train/critic_loss", "train/actor_loss", "train/alpha", "train/entropy", "train/q_mean",
-            "train/episode_return", "eval/return_mean", "perf/steps_per_sec"} <= keys
+    assert {
+        "step",
+        "train/critic_loss",
+        "train/actor_loss",
+        "train/alpha",
+        "train/entropy",
+        "train/q_mean",
+        "train/episode_return",
+        "eval/return_mean",
+        "perf/steps_per_sec",
+    } <= keys
     assert [r["step"] for r in records if "eval/return_mean" in r] == [300, 600]
     assert (run_dir / "config.yaml").exists() and (run_dir / ".hydra" / "config.yaml").exists()
 
@@ -53,7 +73,7 @@ def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: 
     env = make_env(EnvConfig(name="Pendulum"), seed=0)
     returns, _ = run_episodes(env, lambda o: agent.act(o, deterministic=True), 2, seed=1 + EVAL_SEED_OFFSET)
     env.close()
-    logged = [r["eval/return_mean"] for r in records if r["step"] == 600 and "eval/return_mean" in r][0]
+    logged = next(r["eval/return_mean"] for r in records if r["step"] == 600 and "eval/return_mean" in r)
     assert returns.mean() == pytest.approx(logged, rel=1e-6)
 
     # The offline W&B run holds the same history, read back from its transaction log.

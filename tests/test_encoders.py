@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_agent import random_batch
 from torch.distributions import Normal
 
-from envs import make_env
+from envs.make import make_env
 from sac.agent import SAC
 from sac.checkpoint import load_checkpoint, restore, save_checkpoint
 from sac.config import AgentConfig, EncoderConfig, EnvConfig
 from sac.encoders import VAE, RunningNormalizer, kl_standard_normal
-from test_agent import random_batch
 
 CPU = torch.device("cpu")
 VAE_CFG = EncoderConfig(name="vae", latent_dim=8, hidden_sizes=[64, 64])
@@ -70,7 +70,7 @@ def test_elbo_decreases_and_reconstruction_beats_the_mean() -> None:
     fixed = train[:256]
     with torch.no_grad():
         start = vae.loss(fixed, beta=0.1)[0].item()
-    for step in range(1500):
+    for _step in range(1500):
         loss, _ = vae.loss(train[torch.randint(0, len(train), (256,))], beta=0.1)
         optim.zero_grad()
         loss.backward()
@@ -101,7 +101,9 @@ def test_gradient_routing_in_sac() -> None:
 
     vae.zero_grad()
     vae.loss(batch.obs, beta=1.0)[0].backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in [*vae.encoder.parameters(), *vae.decoder.parameters()])
+    assert all(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in [*vae.encoder.parameters(), *vae.decoder.parameters()]
+    )
 
 
 def test_update_logs_vae_metrics_and_moves_the_target_encoder_slowly() -> None:
@@ -110,7 +112,9 @@ def test_update_logs_vae_metrics_and_moves_the_target_encoder_slowly() -> None:
     before = [p.clone() for p in agent.encoder.target.parameters()]
     metrics = agent.update(random_batch())
     assert {"vae/recon_loss", "vae/kl", "vae/active_units", "vae/latent_mean", "vae/latent_std"} <= metrics.keys()
-    for old, target, online in zip(before, agent.encoder.target.parameters(), agent.encoder.vae.parameters()):
+    for old, target, online in zip(
+        before, agent.encoder.target.parameters(), agent.encoder.vae.parameters(), strict=True
+    ):
         torch.testing.assert_close(target, 0.95 * old + 0.05 * online)
     torch.testing.assert_close(agent.encoder.target.normalizer.mean, agent.encoder.vae.normalizer.mean)
 
@@ -125,7 +129,7 @@ def test_checkpoint_holds_encoder_target_and_normalizer(tmp_path) -> None:
     restore(fresh, load_checkpoint(path)[0], path)
     assert fresh.updates == 3
     assert torch.equal(fresh.encoder.vae.normalizer.var, agent.encoder.vae.normalizer.var)
-    for p, q in zip(fresh.encoder.state_dict().values(), agent.encoder.state_dict().values()):
+    for p, q in zip(fresh.encoder.state_dict().values(), agent.encoder.state_dict().values(), strict=True):
         assert torch.equal(p, q)
     obs = torch.randn(5).numpy()
     assert (fresh.act(obs, deterministic=True) == agent.act(obs, deterministic=True)).all()

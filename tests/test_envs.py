@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from envs import ENV_IDS, UnknownEnvError, env_id, make_env
+from envs import ENV_IDS, EnvError, env_id
+from envs.make import make_env
 from sac.config import EnvConfig
 
 
@@ -13,7 +14,7 @@ def test_short_names_map_to_registered_ids() -> None:
 
 
 def test_unknown_env_names_the_value_and_the_choices() -> None:
-    with pytest.raises(UnknownEnvError, match=r"env.name=NoSuchEnv is unknown: allowed are HalfCheetah, Hopper"):
+    with pytest.raises(EnvError, match=r"env.name=NoSuchEnv is unknown: allowed are HalfCheetah, Hopper"):
         env_id("NoSuchEnv")
 
 
@@ -36,7 +37,7 @@ def test_first_reset_is_seeded_and_later_resets_continue_the_stream() -> None:
         return obs
 
     a, b, c = starts(1), starts(1), starts(2)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], a[1])
     assert not np.array_equal(a[0], c[0])
 
@@ -44,7 +45,7 @@ def test_first_reset_is_seeded_and_later_resets_continue_the_stream() -> None:
 def test_episode_statistics_and_time_limit_override() -> None:
     env = make_env(EnvConfig(name="Pendulum", max_episode_steps=7), seed=0)
     env.reset()
-    for t in range(7):
+    for _t in range(7):
         _, _, terminated, truncated, info = env.step(env.action_space.sample())
     assert truncated and not terminated and info["episode"]["l"] == 7
     env.close()

@@ -1,10 +1,10 @@
 """Estimator diagnostics against closed forms, and on a live SAC agent."""
 
-import json
 import math
 
 import pytest
 import torch
+from conftest import small_config
 
 from sac.agent import SAC
 from sac.config import AgentConfig, DiagnosticsConfig
@@ -15,8 +15,8 @@ from sac.estimators import (
     gradient_samples,
     gradient_statistics,
 )
+from sac.rundir import RunDir
 from sac.train import train
-from conftest import small_config
 
 N = 200_000  # estimates per check
 
@@ -90,10 +90,13 @@ def test_diagnostics_leave_agent_and_rng_untouched() -> None:
     state = torch.get_rng_state()
     metrics = actor_gradient_diagnostics(agent, torch.ones(8, 4), samples=4, reference_samples=8, seed=0)
     assert torch.equal(state, torch.get_rng_state())
-    assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters(), strict=True))
     assert all(p.grad is None for p in agent.actor.parameters())
-    assert set(metrics) == {f"grad/{e}/{s}" for e in ("reparam", "score")
-                            for s in ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine")}
+    assert set(metrics) == {
+        f"grad/{e}/{s}"
+        for e in ("reparam", "score")
+        for s in ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine")
+    }
 
 
 def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
@@ -101,7 +104,7 @@ def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
         c = small_config(total_steps=1500, learning_starts=500, log_every=250, eval_every=750, checkpoint_every=1500)
         c.diagnostics = DiagnosticsConfig(grad_variance_every=every, samples=8, reference_samples=32)
         train(c, tmp_path / name)
-        records = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        records = RunDir(tmp_path / name).records()
         weights = (tmp_path / name / "checkpoints" / "latest" / "state.safetensors").read_bytes()
         return records, weights
 
@@ -112,8 +115,11 @@ def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
     assert all(math.isfinite(v) for r in diagnostics for k, v in r.items() if k.startswith("grad/"))
 
     def strip(records: list[dict]) -> list[dict]:
-        return [{k: v for k, v in r.items() if k not in ("time", "perf/steps_per_sec")}
-                for r in records if not any(k.startswith("grad/") for k in r)]
+        return [
+            {k: v for k, v in r.items() if k not in ("time", "perf/steps_per_sec")}
+            for r in records
+            if not any(k.startswith("grad/") for k in r)
+        ]
 
     assert strip(on_records) == strip(off_records)
     assert on_weights == off_weights

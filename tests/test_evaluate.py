@@ -1,57 +1,100 @@
-"""scripts/evaluate.py on saved SAC and REINFORCE policies, and videos."""
+"""scripts/evaluate.py on saved SAC and REINFORCE policies, and videos (entry points run in this process)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import imageio
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import run_entry_point
+from sac.rundir import RunDir
 
 
-def run(script: str, *overrides: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{script}.py"), *overrides],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result
+def run(script: str, *overrides: str) -> str:
+    """The script's entry point with these arguments; returns its stdout."""
+    code, stdout, stderr = run_entry_point(script, list(overrides))
+    assert code == 0, stderr
+    return stdout
 
 
 def logged_eval(run_dir: Path) -> float:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [r["eval/return_mean"] for r in rows if "eval/return_mean" in r][-1]
+    return [r["eval/return_mean"] for r in RunDir(run_dir).records() if "eval/return_mean" in r][-1]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("eval")
-    run("train_sac", "env=Pendulum", "seed=2", "total_steps=600", "learning_starts=200", "eval_every=600",
-        "eval_episodes=3", "video_every=1", "agent.hidden_sizes=[64,64]", "wandb.mode=offline", f"hydra.run.dir={root / 'sac'}")
-    run("train_sac", "env=Hopper", "encoder=vae", "encoder.latent_dim=8", "total_steps=400", "learning_starts=200",
-        "eval_every=400", "eval_episodes=2", "agent.hidden_sizes=[32,32]", "encoder.hidden_sizes=[32,32]",
-        "wandb.mode=disabled", f"hydra.run.dir={root / 'sac_vae'}")
-    run("train_reinforce", "env=InvertedPendulum", "seed=1", "total_steps=6000", "eval_every=6000", "eval_episodes=3",
-        "wandb.mode=disabled", f"hydra.run.dir={root / 'reinforce'}")
+    run(
+        "train_sac",
+        "env=Pendulum",
+        "seed=2",
+        "total_steps=600",
+        "learning_starts=200",
+        "eval_every=600",
+        "eval_episodes=3",
+        "video_every=1",
+        "agent.hidden_sizes=[64,64]",
+        "wandb.mode=disabled",
+        f"hydra.run.dir={root / 'sac'}",
+    )
+    run(
+        "train_sac",
+        "env=Hopper",
+        "encoder=vae",
+        "encoder.latent_dim=8",
+        "total_steps=400",
+        "learning_starts=200",
+        "eval_every=400",
+        "eval_episodes=2",
+        "agent.hidden_sizes=[32,32]",
+        "encoder.hidden_sizes=[32,32]",
+        "wandb.mode=disabled",
+        f"hydra.run.dir={root / 'sac_vae'}",
+    )
+    run(
+        "train_reinforce",
+        "env=InvertedPendulum",
+        "seed=1",
+        "total_steps=6000",
+        "eval_every=6000",
+        "eval_episodes=3",
+        "wandb.mode=disabled",
+        f"hydra.run.dir={root / 'reinforce'}",
+    )
     return {"sac": root / "sac", "sac_vae": root / "sac_vae", "reinforce": root / "reinforce", "root": root}
 
 
 @pytest.mark.parametrize(("name", "episodes"), [("sac", 3), ("sac_vae", 2), ("reinforce", 3)])
-def test_evaluation_reproduces_the_logged_eval_return(runs: dict[str, Path], name: str, episodes: int, tmp_path: Path) -> None:
+def test_evaluation_reproduces_the_logged_eval_return(
+    runs: dict[str, Path], name: str, episodes: int, tmp_path: Path
+) -> None:
     out = tmp_path / "eval.json"
-    result = run("evaluate", f"checkpoint={runs[name] / 'checkpoints' / 'latest'}", f"episodes={episodes}",
-                 f"output={out}", f"hydra.run.dir={tmp_path}")
+    result = run(
+        "evaluate",
+        f"checkpoint={runs[name] / 'checkpoints' / 'latest'}",
+        f"episodes={episodes}",
+        f"output={out}",
+        f"hydra.run.dir={tmp_path}",
+    )
     summary = json.loads(out.read_text())
-    assert summary["algorithm"] == name.split("_")[0] and len(summary["episodes"]) == episodes
+    assert summary["algorithm"] == {"sac": "sac-reparam", "sac_vae": "sac-reparam", "reinforce": "reinforce"}[name]
+    assert len(summary["episodes"]) == episodes
     assert summary["return_mean"] == pytest.approx(logged_eval(runs[name]), rel=1e-9)
-    assert f"return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}" in result.stdout
+    assert f"return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}" in result
 
 
 def test_stochastic_evaluation_is_seeded(runs: dict[str, Path], tmp_path: Path) -> None:
     def returns(seed: int, name: str) -> list[float]:
         out = tmp_path / f"{name}.json"
-        run("evaluate", f"checkpoint={runs['sac'] / 'checkpoints' / 'latest'}", "episodes=2", "deterministic=false",
-            f"seed={seed}", f"output={out}", f"hydra.run.dir={tmp_path / name}")
+        run(
+            "evaluate",
+            f"checkpoint={runs['sac'] / 'checkpoints' / 'latest'}",
+            "episodes=2",
+            "deterministic=false",
+            f"seed={seed}",
+            f"output={out}",
+            f"hydra.run.dir={tmp_path / name}",
+        )
         return [e["return"] for e in json.loads(out.read_text())["episodes"]]
 
     assert returns(7, "a") == returns(7, "b")
@@ -61,8 +104,15 @@ def test_stochastic_evaluation_is_seeded(runs: dict[str, Path], tmp_path: Path) 
 @pytest.mark.parametrize(("algorithm", "env"), [("sac", "Pendulum"), ("reinforce", "InvertedPendulum")])
 def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, algorithm: str, env: str) -> None:
     out = tmp_path / "eval.json"
-    run("evaluate", f"checkpoint={runs[algorithm] / 'checkpoints' / 'latest'}", "episodes=2", "video=true",
-        "max_episode_steps=40", f"output={out}", f"hydra.run.dir={tmp_path}")
+    run(
+        "evaluate",
+        f"checkpoint={runs[algorithm] / 'checkpoints' / 'latest'}",
+        "episodes=2",
+        "video=true",
+        "max_episode_steps=40",
+        f"output={out}",
+        f"hydra.run.dir={tmp_path}",
+    )
     for episode in json.loads(out.read_text())["episodes"]:
         reader = imageio.get_reader(episode["video"])
         assert reader.count_frames() == episode["length"] > 0
@@ -73,5 +123,4 @@ def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, alg
 def test_training_films_evaluations_when_asked(runs: dict[str, Path]) -> None:
     video = runs["sac"] / "videos" / "step_000000600.mp4"
     assert imageio.get_reader(video).count_frames() == 200  # one Pendulum episode
-    rows = [json.loads(line) for line in (runs["sac"] / "metrics.jsonl").read_text().splitlines()]
-    assert {"step": 600, "eval/video": "videos/step_000000600.mp4"} in rows
+    assert {"step": 600, "eval/video": "videos/step_000000600.mp4"} in RunDir(runs["sac"]).records()

@@ -1,8 +1,8 @@
 """Learning checks: slow, so marked; CI runs them (they fit its budget)."""
 
 import pytest
-
 from conftest import small_config
+
 from sac.train import train
 
 
@@ -10,12 +10,20 @@ from sac.train import train
 @pytest.mark.parametrize(("estimator", "seed"), [("reparam", 0), ("reparam", 1), ("score", 0)])
 def test_sac_solves_pendulum_within_10k_steps(tmp_path, estimator: str, seed: int) -> None:
     c = small_config(
-        seed=seed, total_steps=10_000, learning_starts=1_000, eval_every=10_000, eval_episodes=10,
-        checkpoint_every=10_000, log_every=1_000, checkpoint_buffer=False,
+        seed=seed,
+        total_steps=10_000,
+        learning_starts=1_000,
+        eval_every=10_000,
+        eval_episodes=10,
+        checkpoint_every=10_000,
+        log_every=1_000,
+        checkpoint_buffer=False,
     )
     c.agent.hidden_sizes, c.agent.batch_size, c.agent.actor_estimator = [256, 256], 256, estimator
     final = train(c, tmp_path)
-    print(f"SAC ({estimator}) seed {seed}: eval return {final['eval/return_mean']:.1f} ± {final['eval/return_std']:.1f}")
+    print(
+        f"SAC ({estimator}) seed {seed}: eval return {final['eval/return_mean']:.1f} ± {final['eval/return_std']:.1f}"
+    )
     # Measured at 10k steps (reparam): seeds 1, 2, 3 gave -272, -187, -191 (seed 1 had -169 at 6k), with a
     # spread of about ±100 over the 10 start states; a random policy scores about -1200, and one that has
     # not learned to swing up stays below -700.

@@ -5,10 +5,11 @@ import torch
 
 from sac.config import WandbConfig
 from sac.logger import Logger, why_offline
+from sac.rundir import RunDir
 
 
 def test_metrics_reach_the_file_as_they_are_logged(tmp_path) -> None:
-    logger = Logger(tmp_path, {}, WandbConfig(mode="disabled"), total_steps=10, job_type="sac-reparam")
+    logger = Logger(RunDir(tmp_path), {}, WandbConfig(mode="disabled"), total_steps=10, job_type="sac-reparam")
     logger.log(3, {"train/q_mean": torch.tensor(1.5), "train/episode_return": -2.0, "train/count": 4})
     # Read before close: a process killed now must not lose the event.
     (line,) = (tmp_path / "metrics.jsonl").read_text().splitlines()

@@ -11,7 +11,7 @@ def test_ensemble_equals_separate_mlps_in_values_and_gradients() -> None:
     separate = [mlp(obs_dim + act_dim, hidden, 1) for _ in range(n)]
     for e, net in enumerate(separate):
         linears = [m for m in net if isinstance(m, nn.Linear)]
-        for layer, (w, b) in zip(linears, zip(ensemble.weights, ensemble.biases)):
+        for layer, (w, b) in zip(linears, zip(ensemble.weights, ensemble.biases, strict=True), strict=True):
             layer.weight.data.copy_(w[e].T)
             layer.bias.data.copy_(b[e, 0])
 
@@ -25,7 +25,7 @@ def test_ensemble_equals_separate_mlps_in_values_and_gradients() -> None:
     expected.pow(2).sum().backward()
     for e, net in enumerate(separate):
         linears = [m for m in net if isinstance(m, nn.Linear)]
-        for layer, (w, b) in zip(linears, zip(ensemble.weights, ensemble.biases)):
+        for layer, (w, b) in zip(linears, zip(ensemble.weights, ensemble.biases, strict=True), strict=True):
             torch.testing.assert_close(w.grad[e].T, layer.weight.grad)
             torch.testing.assert_close(b.grad[e, 0], layer.bias.grad)
 

@@ -43,8 +43,14 @@ def test_value_baseline_fits_returns() -> None:
 
 @pytest.mark.slow
 def test_reinforce_learns_inverted_pendulum(tmp_path) -> None:
-    c = ReinforceConfig(env=EnvConfig(name="InvertedPendulum"), wandb=WandbConfig(mode="disabled"),
-                        total_steps=300_000, eval_every=100_000, eval_episodes=5, checkpoint_every=300_000)
+    c = ReinforceConfig(
+        env=EnvConfig(name="InvertedPendulum"),
+        wandb=WandbConfig(mode="disabled"),
+        total_steps=300_000,
+        eval_every=100_000,
+        eval_episodes=5,
+        checkpoint_every=300_000,
+    )
     final = train(c, tmp_path)
     print(f"REINFORCE InvertedPendulum-v5, 300k steps: eval return {final['eval/return_mean']:.0f}")
     assert final["eval/return_mean"] >= 500  # random policy: about 5; the maximum is 1000

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from conftest import small_config
 
 from sac.checkpoint import load_checkpoint
 from sac.config import EnvConfig
 from sac.replay import ReplayBuffer
 from sac.train import train
-from conftest import small_config
 
 CPU = torch.device("cpu")
 
@@ -74,11 +74,11 @@ def test_state_round_trip_restores_contents_and_sampling_stream() -> None:
     b = ReplayBuffer(3, 1, capacity=20, device=CPU, seed=99)
     b.load_state_dict(a.state_dict())
     assert len(b) == 8 and b.ptr == a.ptr
-    for x, y in zip(a.sample(32), b.sample(32)):
+    for x, y in zip(a.sample(32), b.sample(32), strict=True):
         assert torch.equal(x, y)
     fill(a, [2], state=100)
     fill(b, [2], state=100)  # the episode boundary state is restored too
-    for x, y in zip(a.sample(64), b.sample(64)):
+    for x, y in zip(a.sample(64), b.sample(64), strict=True):
         assert torch.equal(x, y)
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 import wandb
-
-from sac.config import DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
-from sac.reinforce import train as train_reinforce
-from sac.report import CompareConfig, build_report
-from sac.train import train as train_sac
 from conftest import small_config
+
+from sac.config import CompareConfig, DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
+from sac.reinforce import train as train_reinforce
+from sac.report import build_report
+from sac.rundir import RunDir
+from sac.train import train as train_sac
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,8 +30,14 @@ def three_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     score = small_config(total_steps=800, learning_starts=400, eval_every=400, checkpoint_every=800)
     score.agent.actor_estimator = "score"
     train_sac(score, root / "sac_score")
-    reinforce = ReinforceConfig(env=EnvConfig(name="Pendulum"), wandb=WandbConfig(mode="disabled"), total_steps=4000,
-                                eval_every=2000, eval_episodes=1, checkpoint_every=4000)
+    reinforce = ReinforceConfig(
+        env=EnvConfig(name="Pendulum"),
+        wandb=WandbConfig(mode="disabled"),
+        total_steps=4000,
+        eval_every=2000,
+        eval_episodes=1,
+        checkpoint_every=4000,
+    )
     train_reinforce(reinforce, root / "reinforce")
     return [root / "sac_reparam", root / "sac_score", root / "reinforce"]
 
@@ -41,33 +48,59 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
     spec = json.loads((out / "wandb_report.json").read_text())
     assert spec["displayName"] == c.title and spec["project"] == {"name": "sac-reparam", "entityName": "someone"}
     text = json.dumps(spec)
-    for metric in ("eval/return_mean", "grad/reparam/total_variance", "grad/score/total_variance",
-                   "grad/reparam/snr", "grad/score/snr"):
+    for metric in (
+        "eval/return_mean",
+        "grad/reparam/total_variance",
+        "grad/score/total_variance",
+        "grad/reparam/snr",
+        "grad/score/snr",
+    ):
         assert f'"{metric}"' in text
     (grid,) = [b for b in spec["spec"]["blocks"] if b["type"] == "panel-grid"]
     panels = grid["metadata"]["panelBankSectionConfig"]["panels"]
     assert len(panels) == 3
     assert [p["config"].get("yLogScale") for p in panels[1:]] == [True, True]
     # The run set selects the offline W&B run by id; its group-by is the algorithm (W&B job type).
-    wandb_id = json.loads((three_runs[0] / "run.json").read_text())["wandb_run_id"]
+    wandb_id = RunDir(three_runs[0]).read_info()["wandb_run_id"]
     assert grid["metadata"]["runSets"][0]["filters"]["filters"][0]["value"] == [wandb_id]
     assert panels[0]["config"]["groupBy"] == "jobType"
 
     page = (out / "report.html").read_text()
-    for name, algorithm in zip(("sac_reparam", "sac_score", "reinforce"), ("sac-reparam", "sac-score", "reinforce")):
+    for name, algorithm in zip(
+        ("sac_reparam", "sac_score", "reinforce"), ("sac-reparam", "sac-score", "reinforce"), strict=True
+    ):
         assert f"<td>{name}</td><td>{algorithm}</td>" in page
-    assert {p.name for p in out.glob("*.png")} == {"eval_return_Pendulum-v1.png", "grad_total_variance.png", "grad_snr.png"}
+    assert {p.name for p in out.glob("*.png")} == {
+        "eval_return_Pendulum-v1.png",
+        "grad_total_variance.png",
+        "grad_snr.png",
+    }
 
 
 def test_command_finishes_promptly_without_network(three_runs: list[Path], tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WANDB_API_KEY": "x" * 40,
-           "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_DIR": str(tmp_path), "WANDB_CONFIG_DIR": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "WANDB_API_KEY": "x" * 40,
+        "WANDB_BASE_URL": "http://127.0.0.1:9",
+        "WANDB_DIR": str(tmp_path),
+        "WANDB_CONFIG_DIR": str(tmp_path),
+    }
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "compare_estimators.py"), f"runs=[{','.join(map(str, three_runs))}]",
-         "wandb_project=sac-reparam", "wandb_entity=someone", f"output={tmp_path / 'report'}",
-         f"hydra.run.dir={tmp_path}"],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "compare_estimators.py"),
+            f"runs=[{','.join(map(str, three_runs))}]",
+            "wandb_project=sac-reparam",
+            "wandb_entity=someone",
+            f"output={tmp_path / 'report'}",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert time.perf_counter() - start < 60
@@ -78,5 +111,5 @@ def test_command_finishes_promptly_without_network(three_runs: list[Path], tmp_p
 def test_missing_run_directory_is_one_clear_line(tmp_path: Path) -> None:
     from sac.config import UserError
 
-    with pytest.raises(UserError, match="is not a run directory: metrics.jsonl is missing"):
+    with pytest.raises(UserError, match=r"is not a run directory: metrics\.jsonl is missing"):
         build_report(CompareConfig(runs=[str(tmp_path)]), tmp_path / "out")

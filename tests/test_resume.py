@@ -1,6 +1,5 @@
 """Exact resume after SIGKILL, SIGTERM handling and the NaN guard, through the real entry point."""
 
-import json
 import os
 import signal
 import subprocess
@@ -12,62 +11,112 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import read_wandb_records, run_entry_point, small_config
 
-from conftest import read_wandb_records, small_config
 from sac.checkpoint import load_checkpoint
 from sac.config import EnvConfig
-from sac.train import TrainingDiverged, train
+from sac.loop import TrainingDiverged
+from sac.rundir import RunDir
+from sac.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 T = 600
 COMMON = [
-    "env=InvertedPendulum", "seed=4", f"total_steps={2 * T}", "learning_starts=200", f"checkpoint_every={T}",
-    "eval_every=300", "eval_episodes=2", "log_every=100", "agent.hidden_sizes=[64,64]", "agent.batch_size=64",
-    "diagnostics.grad_variance_every=300", "diagnostics.samples=4", "diagnostics.reference_samples=8",
+    "env=InvertedPendulum",
+    "seed=4",
+    f"total_steps={2 * T}",
+    "learning_starts=200",
+    f"checkpoint_every={T}",
+    "eval_every=300",
+    "eval_episodes=2",
+    "log_every=100",
+    "agent.hidden_sizes=[64,64]",
+    "agent.batch_size=64",
+    "diagnostics.grad_variance_every=300",
+    "diagnostics.samples=4",
+    "diagnostics.reference_samples=8",
     "wandb.mode=offline",
 ]
 
 
-def command(*overrides: str) -> list[str]:
-    return [sys.executable, str(ROOT / "scripts" / "train_sac.py"), *overrides]
+def command(*overrides: str, script: str = "train_sac") -> list[str]:
+    return [sys.executable, str(ROOT / "scripts" / f"{script}.py"), *overrides]
 
 
 def records(run_dir: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = RunDir(run_dir).records()
     return [{k: v for k, v in r.items() if k not in ("time", "perf/steps_per_sec")} for r in rows]
+
+
+def kill_at_checkpoint(argv: list[str], run_dir: Path, step: int) -> None:
+    """Start the command, SIGKILL it as soon as its checkpoint at `step` is in place: a node dying."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = run_dir / "checkpoints" / "latest"
+    deadline = time.monotonic() + 240
+    while not (latest.is_symlink() and os.readlink(latest) == f"step_{step:09d}"):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before that checkpoint"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
 
 
 def test_killed_and_resumed_run_logs_exactly_what_an_uninterrupted_run_logs(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    subprocess.run(command(*COMMON, f"hydra.run.dir={a}"), check=True, capture_output=True, timeout=300)
+    # The uninterrupted reference runs in this process (W&B off: it changes no record); B is a real process.
+    code, _, stderr = run_entry_point("train_sac", [*COMMON[:-1], "wandb.mode=disabled", f"hydra.run.dir={a}"])
+    assert code == 0, stderr
+    kill_at_checkpoint(command(*COMMON, f"hydra.run.dir={b}"), b, T)
+    run_id = RunDir(b).read_info()["wandb_run_id"]
 
-    proc = subprocess.Popen(command(*COMMON, f"hydra.run.dir={b}"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest = b / "checkpoints" / "latest"
-    deadline = time.monotonic() + 240
-    while not (latest.is_symlink() and os.readlink(latest) == f"step_{T:09d}"):
-        assert proc.poll() is None and time.monotonic() < deadline, "run B ended before its first checkpoint"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
-    run_id = json.loads((b / "run.json").read_text())["wandb_run_id"]
-
-    resumed = subprocess.run(command(f"resume={b}", "wandb.mode=offline", f"hydra.run.dir={tmp_path / 'resume'}"),
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        command(f"resume={b}", "wandb.mode=offline", f"hydra.run.dir={tmp_path / 'resume'}"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
 
     after = lambda rows: [r for r in rows if r["step"] > T]  # noqa: E731
     assert len(after(records(a))) > 10
     assert after(records(b)) == after(records(a))
     assert records(b) == records(a)  # nothing duplicated or lost around the kill
-    assert (b / "checkpoints" / "latest" / "state.safetensors").read_bytes() == \
-           (a / "checkpoints" / "latest" / "state.safetensors").read_bytes()
-    assert json.loads((b / "run.json").read_text())["wandb_run_id"] == run_id  # the same W&B run, resumed
+    assert (b / "checkpoints" / "latest" / "state.safetensors").read_bytes() == (
+        a / "checkpoints" / "latest" / "state.safetensors"
+    ).read_bytes()
+    assert RunDir(b).read_info()["wandb_run_id"] == run_id  # the same W&B run, resumed
+    assert RunDir(b).read_info()["finished"]
+
+
+def test_killed_and_resumed_reinforce_run_logs_exactly_what_an_uninterrupted_run_logs(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    # Batches of >= 500 steps from 4 envs: checkpoints land after the batch that crosses 1000.
+    common = ["env=Pendulum", "seed=3", "total_steps=2400", "num_envs=4", "batch_steps=500", "eval_every=800",
+              "eval_episodes=2", "checkpoint_every=1000", "agent.hidden_sizes=[32,32]", "wandb.mode=disabled"]  # fmt: skip
+    code, _, stderr = run_entry_point("train_reinforce", [*common, f"hydra.run.dir={a}"])
+    assert code == 0, stderr
+    first = min(int(p.name.removeprefix("step_")) for p in (a / "checkpoints").glob("step_*"))
+    kill_at_checkpoint(command(*common, f"hydra.run.dir={b}", script="train_reinforce"), b, first)
+    code, _, stderr = run_entry_point("train_reinforce", [f"resume={b}", f"hydra.run.dir={tmp_path / 'resume'}"])
+    assert code == 0, stderr
+
+    assert len([r for r in records(a) if r["step"] > first]) > 5
+    assert records(b) == records(a)
+    assert (b / "checkpoints" / "latest" / "state.safetensors").read_bytes() == (
+        a / "checkpoints" / "latest" / "state.safetensors"
+    ).read_bytes()
+    assert RunDir(b).read_info()["finished"]
 
 
 def test_sigterm_saves_a_checkpoint_and_closes_the_wandb_run(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    proc = subprocess.Popen(command(*COMMON[:-1], "total_steps=100000", "checkpoint_every=100000", "wandb.mode=offline",
-                                    f"hydra.run.dir={run}"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command(
+            *COMMON[:-1], "total_steps=100000", "checkpoint_every=100000", "wandb.mode=offline", f"hydra.run.dir={run}"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     metrics = run / "metrics.jsonl"
     deadline = time.monotonic() + 240
     while not (metrics.exists() and '"step": 300' in metrics.read_text()):
@@ -91,7 +140,7 @@ class NaNRewardAfter(gym.Wrapper):
         super().__init__(gym.make("Pendulum-v1", render_mode=render_mode))
         self.after, self.t = after, 0
 
-    def step(self, action):  # type: ignore[no-untyped-def]
+    def step(self, action: np.ndarray) -> tuple:
         self.t += 1
         obs, reward, terminated, truncated, info = self.env.step(action)
         return obs, (float("nan") if self.t > self.after else reward), terminated, truncated, info
@@ -100,8 +149,11 @@ class NaNRewardAfter(gym.Wrapper):
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     gym.register("NaNRewardPendulum-v0", entry_point=NaNRewardAfter, max_episode_steps=200)
     c = small_config(env=EnvConfig(name="NaNRewardPendulum-v0"), total_steps=1000, checkpoint_every=500, log_every=100)
-    with pytest.raises(TrainingDiverged, match=r"step 800: train/critic_loss is nan; training stopped and the last "
-                                               r"good checkpoint, step_000000500, is intact"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"step 800: train/critic_loss is nan; training stopped and the last "
+        r"good checkpoint, step_000000500, is intact",
+    ):
         train(c, tmp_path)
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*")) == ["step_000000500"]
     state, meta, _ = load_checkpoint(tmp_path / "checkpoints" / "latest")

@@ -37,15 +37,17 @@ def run(device: torch.device, n: int, **switches: bool) -> tuple[list[dict[str, 
 
 
 def assert_same_run(a: tuple[list[dict[str, float]], SAC], b: tuple[list[dict[str, float]], SAC]) -> None:
-    for step_a, step_b in zip(a[0], b[0]):
+    for step_a, step_b in zip(a[0], b[0], strict=True):
         assert step_a.keys() == step_b.keys()
         for key in step_a:
             assert step_a[key] == pytest.approx(step_b[key], rel=1e-4, abs=1e-5), key
-    for p, q in zip(a[1].critic.parameters(), b[1].critic.parameters()):
-        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    for part in ("critic", "critic_target", "actor"):
+        for p, q in zip(getattr(a[1], part).parameters(), getattr(b[1], part).parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(a[1].log_alpha, b[1].log_alpha)
 
 
+@pytest.mark.slow  # Inductor's first compile takes most of a minute on 2 cores
 def test_compiled_and_eager_updates_give_the_same_losses_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     # Inductor draws random numbers with its own generator unless told to fall back to eager's:
     # with the same noise, the two runs must agree to float tolerance.

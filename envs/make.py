@@ -1,0 +1,86 @@
+"""The wrapper stack every env of this package goes through, in one visible function."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Protocol
+
+# Headless defaults, set before MuJoCo or pygame are imported: MuJoCo renders offscreen through EGL
+# (MUJOCO_GL=osmesa is the fallback without EGL), and pygame skips its banner.
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import RecordEpisodeStatistics, RescaleAction, TransformObservation
+
+from envs import EnvError, env_id
+
+
+class EnvSpec(Protocol):
+    name: str
+    max_episode_steps: int | None
+
+
+def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """Build the env with the wrapper stack, innermost first, and seed it.
+
+    The returned env has float32 observations (obs_dim,), actions in [-1, 1]^act_dim (mapped once,
+    here, to the env's bounds), `info["episode"]` at episode ends, and a first `reset()` that uses
+    `seed`. Spaces the agents cannot train on raise EnvError, before any wrapper is applied.
+    """
+    try:
+        env = gym.make(env_id(cfg.name), max_episode_steps=cfg.max_episode_steps, render_mode=render_mode, **kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        raise EnvError(f"env.name={cfg.name} needs a package that is not installed: {e}") from None
+    try:
+        check_spaces(cfg.name, env.observation_space, env.action_space)
+    except EnvError:
+        env.close()
+        raise
+    env = RecordEpisodeStatistics(env)
+    with warnings.catch_warnings():  # RescaleAction casts its own float64 bounds to float32 and warns about it
+        warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
+        env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
+    env = TransformObservation(env, lambda obs: obs.astype(np.float32), _float32_box(env.observation_space))
+    return SeedFirstReset(env, seed)
+
+
+def check_spaces(name: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    """Observations must be a flat Box (obs_dim,) and actions a flat, bounded Box (act_dim,)."""
+    if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
+        raise EnvError(
+            f"env.name={name} has observation space {observation_space}: this package trains on a flat Box (obs_dim,)"
+        )
+    if not (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1):
+        raise EnvError(f"env.name={name} has action space {action_space}: this package trains on a flat Box (act_dim,)")
+    if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
+        raise EnvError(f"env.name={name} has unbounded actions {action_space}: a tanh policy needs finite bounds")
+
+
+def dims(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
+    """(obs_dim, act_dim) of spaces that passed `check_spaces`."""
+    assert observation_space.shape is not None and action_space.shape is not None
+    return observation_space.shape[0], action_space.shape[0]
+
+
+def _float32_box(space: gym.Space) -> gym.spaces.Box:
+    assert isinstance(space, gym.spaces.Box)  # check_spaces ran first
+    return gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32), dtype=np.float32)
+
+
+class SeedFirstReset(gym.Wrapper):
+    """Seeds the first reset (and the action space, which draws the warm-up actions); later resets
+    continue the env's own RNG stream, so a run is reproducible from one integer."""
+
+    def __init__(self, env: gym.Env, seed: int) -> None:
+        super().__init__(env)
+        self._seed: int | None = seed
+        env.action_space.seed(seed)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        if seed is None:
+            seed = self._seed
+        self._seed = None
+        return self.env.reset(seed=seed, options=options)

@@ -1,0 +1,188 @@
+"""The command-line layer: Hydra entry points, one-line user errors, the output-directory check,
+resume and relaunch, torch threads and device resolution. Nothing below it imports it but for
+`resolve_device`; the scripts in scripts/ are one call each into `main`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from envs import EnvError
+from sac.config import UserError, as_dict, register_configs, to_object
+from sac.rundir import RunDir, Status
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+# What a resumed run may change: the rest of its config is the one it was started with.
+RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads", "compile", "cudagraphs")
+
+
+def main(script: str, task: Callable[[DictConfig], Any]) -> None:
+    """Run `task` as the Hydra program `configs/<script>.yaml`, with user errors as one line and exit code 2."""
+    register_configs()
+    hydra.main(config_path=str(CONFIG_DIR), config_name=script, version_base="1.3")(report_user_errors(task))()
+
+
+Fn = TypeVar("Fn", bound=Callable[..., Any])
+
+
+def report_user_errors(fn: Fn) -> Fn:
+    """A UserError or an env that cannot be trained on ends the program with one line on stderr, exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, EnvError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class TrainFn(Protocol):
+    def __call__(self, config: Any, run_dir: Path, resume: bool = False) -> dict[str, float]: ...
+
+
+def training_job(schema: type, train: TrainFn) -> Callable[[DictConfig], None]:
+    """The Hydra task of a training script: a new run in Hydra's run directory, or `resume=RUN_DIR`.
+
+    In a multirun, W&B runs are grouped by sweep and torch threads are shared out among the launcher's
+    parallel jobs; with `relaunch=true` a job whose directory holds a finished run is skipped and an
+    unfinished one is resumed.
+    """
+
+    def job(cfg: DictConfig) -> None:
+        hydra_cfg = HydraConfig.get()
+        config: Any = to_object(cfg, schema)
+        torch.set_num_threads(job_threads(config.threads, hydra_cfg))
+        if config.resume is not None:
+            run = RunDir(Path(config.resume))
+            train(resume_config(run, cfg, hydra_cfg.overrides.task, schema), run.path, resume=True)
+            return
+        run = RunDir(Path(hydra_cfg.runtime.output_dir))
+        if hydra_cfg.mode == RunMode.MULTIRUN and config.wandb.group is None:
+            config.wandb.group = sweep_group(hydra_cfg)
+        status = run.status()
+        if config.relaunch and status == Status.finished:
+            print(f"{run.path}: finished earlier, skipped")
+        elif config.relaunch and status == Status.unfinished:
+            saved = run.read_config()
+            saved.relaunch = True  # the only difference a re-launch itself makes
+            if OmegaConf.to_container(saved) != as_dict(config):
+                raise UserError(f"relaunch: {run.path} holds a run with another config; use a new hydra.sweep.dir")
+            print(f"{run.path}: unfinished, resuming from its latest checkpoint")
+            train(config, run.path, resume=True)
+        else:
+            train(config, run.path)
+
+    return job
+
+
+def resume_config(run: RunDir, cfg: DictConfig, overrides: list[str], schema: type) -> Any:
+    """The saved config of `run`, with the few command-line overrides a resume allows taken from `cfg`."""
+    if not run.config_path.is_file():
+        raise UserError(f"resume={run.path} is not a run directory: it has no config.yaml")
+    try:
+        saved = OmegaConf.merge(OmegaConf.structured(schema), run.read_config())
+    except OmegaConfBaseException as e:
+        problem = str(e).splitlines()[0]
+        raise UserError(f"resume={run.path} holds a run of another script ({problem})") from None
+    assert isinstance(saved, DictConfig)
+    allowed = [key for key in RESUMABLE_OVERRIDES if OmegaConf.select(saved, key, default="absent") != "absent"]
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key not in allowed:
+            raise UserError(
+                f"{override} cannot be combined with resume: a resumed run keeps its saved config "
+                f"(allowed: {', '.join(allowed[1:])})"
+            )
+        OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
+    return to_object(saved, schema)
+
+
+def sweep_group(hydra_cfg: Any) -> str:
+    """W&B group of a sweep's runs: its directory, e.g. multirun/2026-11-25/10-00-00 -> 2026-11-25_10-00-00."""
+    sweep_dir = Path(hydra_cfg.sweep.dir)
+    return f"{sweep_dir.parent.name}_{sweep_dir.name}"
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its affinity mask where the OS has one (Linux), else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def job_threads(threads: int, hydra_cfg: Any) -> int:
+    """`threads`, or with 0 the cores divided among the jobs a launcher runs at once (at least 1)."""
+    if threads > 0:
+        return threads
+    cores = available_cores()
+    n_jobs = OmegaConf.select(hydra_cfg, "launcher.n_jobs", default=1) if hydra_cfg.mode == RunMode.MULTIRUN else 1
+    if n_jobs is None or n_jobs < 1:  # joblib: -1 means one job per core
+        n_jobs = cores
+    return max(1, cores // n_jobs)
+
+
+def resolve_device(name: str, needs_cuda: str | None = None) -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> a device this machine has, or UserError.
+
+    `needs_cuda` names an option that only runs on CUDA (e.g. "cudagraphs=true"), checked against the
+    resolved device, so that device=auto on a machine without a GPU is caught too.
+    """
+    if name == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N")
+    if device.type == "cuda" and name != "auto":
+        if not torch.cuda.is_available():
+            raise UserError(f"device={name} was asked for but no CUDA GPU is available: use device=cpu or device=auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"device={name} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    if needs_cuda is not None and device.type != "cuda":
+        raise UserError(f"{needs_cuda} needs a CUDA device, not device={name} ({device})")
+    return device
+
+
+class OutputDirCheck(Callback):
+    """Hydra callback (configs/*.yaml, hydra.callbacks): an output directory that cannot be created
+    stops the program with one line, before Hydra's own attempt would end in a traceback."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _make_output_dir(config.hydra.run.dir)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _make_output_dir(config.hydra.sweep.dir)
+
+
+def _make_output_dir(path: str) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe = Path(path) / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        print(
+            f"error: output directory {path} is not writable ({e.strerror}): choose another with hydra.run.dir=DIR",
+            file=sys.stderr,
+        )
+        sys.exit(2)

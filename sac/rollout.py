@@ -1,0 +1,74 @@
+"""Rollouts of a policy: whole episodes on an env of its own, the `eval/...` summary, and videos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from envs.make import EnvSpec, make_env
+
+Policy = Callable[[np.ndarray], np.ndarray]
+"""One observation (obs_dim,) -> one action (act_dim,) in [-1, 1]."""
+
+# Training evaluates on start states seeded from seed + EVAL_SEED_OFFSET, away from the training seeds.
+EVAL_SEED_OFFSET = 1_000_000
+
+
+def run_episodes(
+    env: gym.Env, policy: Policy, episodes: int, seed: int, videos: list[Path] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run `episodes` episodes; episode i starts from `reset(seed=seed + i)`.
+
+    Fixed reset seeds make an evaluation a deterministic function of the policy, so evaluations
+    at different training steps compare policies on the same start states, and re-evaluating a
+    saved deterministic policy reproduces the logged number. With `videos` (one path per episode,
+    env in rgb_array mode) each episode is written as mp4, one frame per action: the frame the
+    policy acted on. Returns (returns, lengths), each (episodes,).
+    """
+    import imageio
+
+    returns = np.zeros(episodes)
+    lengths = np.zeros(episodes, dtype=np.int64)
+    for i in range(episodes):
+        writer = None
+        if videos is not None:
+            videos[i].parent.mkdir(parents=True, exist_ok=True)
+            # macro_block_size=1: keep the env's frame size instead of rescaling it to a multiple of 16.
+            writer = imageio.get_writer(videos[i], fps=env.metadata.get("render_fps", 30), macro_block_size=1)
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            if writer is not None:
+                frame = env.render()  # (H, W, 3) in rgb_array mode
+                assert isinstance(frame, np.ndarray)
+                writer.append_data(frame)
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            returns[i] += float(reward)
+            lengths[i] += 1
+            done = terminated or truncated
+        if writer is not None:
+            writer.close()
+    return returns, lengths
+
+
+def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int) -> dict[str, float]:
+    """`run_episodes` summarised as the `eval/...` metrics both training loops log."""
+    returns, lengths = run_episodes(env, policy, episodes, seed)
+    return {
+        "eval/return_mean": float(returns.mean()),
+        "eval/return_std": float(returns.std()),
+        "eval/length_mean": float(lengths.mean()),
+    }
+
+
+def record_video(env_cfg: EnvSpec, policy: Policy, seed: int, path: Path) -> int:
+    """Film one evaluation episode (the first of an evaluation) to `path`; returns its length."""
+    env = make_env(env_cfg, seed=seed, render_mode="rgb_array")
+    try:
+        _, lengths = run_episodes(env, policy, 1, seed, videos=[path])
+    finally:
+        env.close()  # explicitly: interpreter-exit teardown of a GL context is noisy
+    return int(lengths[0])

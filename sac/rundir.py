@@ -1,0 +1,147 @@
+"""The run directory: its files, its status, and the one reader and writer of its records.
+
+    RUN_DIR/
+      config.yaml          the resolved config the run was started with
+      metrics.jsonl        one JSON object per log event: {"step": N, "time": s, key: value, ...}
+      run.json             {"algorithm", "wandb_run_id", "pid", "finished"}: what sweeps and reports read
+      checkpoints/latest   a symlink to the newest checkpoint (sac/checkpoint.py)
+      videos/              mp4s of evaluation episodes
+
+Every other module reaches these files through `RunDir`; the logger writes records into the
+`MetricsFile` it is given and decides nothing about a run's lifecycle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from sac.config import UserError
+
+
+class Status(str, Enum):
+    new = "new"
+    """Nothing to resume: no checkpoint yet."""
+    unfinished = "unfinished"
+    """Stopped (killed, pre-empted, interrupted) after a checkpoint: it can resume."""
+    finished = "finished"
+    """Reached its last step."""
+
+
+def algorithm_label(algorithm: str, estimator: str | None = None) -> str:
+    """The one name of what a run trains, in run.json, checkpoints, W&B job types and reports:
+    sac-reparam | sac-score | reinforce."""
+    return f"{algorithm}-{estimator}" if estimator else algorithm
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl file; a last line cut short by a crash is skipped."""
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "step" in record:
+            records.append(record)
+    return records
+
+
+class MetricsFile:
+    """Appends records to metrics.jsonl, one line each, reaching the OS as they are written."""
+
+    def __init__(self, path: Path, append: bool) -> None:
+        self._file: IO[str] = open(path, "a" if append else "w", buffering=1)  # noqa: SIM115  (closed by close())
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def info_path(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def latest(self) -> Path:
+        return self.checkpoints / "latest"
+
+    def video(self, step: int) -> Path:
+        return self.path / "videos" / f"step_{step:09d}.mp4"
+
+    def status(self) -> Status:
+        if self.read_info().get("finished"):
+            return Status.finished
+        return Status.unfinished if self.latest.exists() else Status.new
+
+    def create(self, config: dict[str, Any]) -> None:
+        """Make a new run's directory (one clear error if it cannot be written) and record its config."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.config_path.write_text(OmegaConf.to_yaml(config))
+        except OSError as e:
+            raise UserError(f"output directory {self.path} is not writable ({e.strerror})") from None
+
+    def read_config(self) -> DictConfig:
+        if not self.config_path.is_file():
+            raise UserError(f"{self.path} is not a run directory: it has no config.yaml")
+        config = OmegaConf.load(self.config_path)
+        assert isinstance(config, DictConfig)
+        return config
+
+    def read_info(self) -> dict[str, Any]:
+        """run.json, or {} before the run has written it."""
+        if not self.info_path.exists():
+            return {}
+        info = json.loads(self.info_path.read_text())
+        return info if isinstance(info, dict) else {}
+
+    def write_info(self, **values: Any) -> None:
+        """Update run.json with `values`, atomically: a sweep may read it at any moment."""
+        info = {**self.read_info(), **values}
+        tmp = self.info_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=1))
+        os.replace(tmp, self.info_path)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of metrics.jsonl, in the order logged."""
+        if not self.metrics_path.exists():
+            raise UserError(f"{self.path} is not a run directory: metrics.jsonl is missing")
+        return read_records(self.metrics_path)
+
+    def metrics_file(self, resume: bool) -> MetricsFile:
+        """The writer of metrics.jsonl: a new run starts it afresh, a resumed one appends."""
+        return MetricsFile(self.metrics_path, append=resume)
+
+    def drop_records_after(self, step: int) -> None:
+        """Drop what a crashed run logged after its checkpoint at `step`: the resumed run logs it again."""
+        if not self.metrics_path.exists():
+            return
+        kept = [r for r in read_records(self.metrics_path) if r["step"] <= step]
+        tmp = self.metrics_path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.replace(tmp, self.metrics_path)
