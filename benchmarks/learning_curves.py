@@ -32,9 +32,8 @@ SETTINGS = {"learning_rate": 3e-4, "batch_size": 256, "tau": 0.005, "gamma": 0.9
 def run_ours(
     env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int
 ) -> list[tuple[int, float]]:
-    import json
-
     from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
+    from sac.rundir import RunDir
     from sac.train import train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +60,7 @@ def run_ours(
             checkpoint_buffer=False,
         )
         train(c, Path(tmp))
-        records = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
+        records = RunDir(Path(tmp)).records()
     return [(r["step"], r["eval/return_mean"]) for r in records if "eval/return_mean" in r]
 
 

@@ -16,7 +16,6 @@ bytes per transition for Humanoid-v5 at 1M capacity against the (obs_dim + act_d
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import tempfile
 import time
@@ -29,6 +28,7 @@ from envs.make import make_env
 from sac.agent import SAC
 from sac.config import AgentConfig, EncoderConfig, EnvConfig, TrainConfig, WandbConfig
 from sac.replay import ReplayBuffer
+from sac.rundir import RunDir
 from sac.train import train
 
 
@@ -61,7 +61,7 @@ def ours(
             checkpoint_buffer=False,
         )
         train(c, Path(tmp))
-        records = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
+        records = RunDir(Path(tmp)).records()
     times = {r["step"]: r["time"] for r in records if "perf/steps_per_sec" in r}
     return steps / (times[warmup + steps] - times[warmup])
 

@@ -364,9 +364,8 @@ def validate_train(c: TrainConfig) -> None:
     _choice("wandb.mode", c.wandb.mode, WandbMode)
     _device_name(c.device)
     if c.cudagraphs and c.encoder.name != EncoderName.none:
-        raise UserError(
-            f"cudagraphs=true needs encoder=none, not encoder={EncoderName(e.name).value} (its update is host control flow)"
-        )
+        encoder = EncoderName(e.name).value
+        raise UserError(f"cudagraphs=true needs encoder=none, not encoder={encoder} (its update is host control flow)")
     _env(c.env)
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import torch
@@ -112,7 +112,7 @@ def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_typ
         return None
     import wandb  # deferred: importing wandb costs about a second
 
-    mode = WandbMode(cfg.mode).value
+    mode: Literal["online", "offline"] = "online" if cfg.mode == WandbMode.online else "offline"
     if mode == "online":
         reason = why_offline()
         if reason is not None:

@@ -9,6 +9,13 @@ from __future__ import annotations
 from torch import Tensor
 
 
+def _check_q(q: Tensor, batch: int, name: str = "q") -> None:
+    """Q values must be (E, B): a (B,) or (B, 1) tensor would broadcast against (B,) targets silently,
+    the classic SAC bug (Spinning Up's "make sure to flatten this"), and min over dim 0 would reduce the batch."""
+    if q.dim() != 2 or q.shape[1] != batch:
+        raise ValueError(f"{name} must be (E, B) = (E, {batch}), got {tuple(q.shape)}")
+
+
 def soft_target(
     reward: Tensor, terminated: Tensor, gamma: float, q_next: Tensor, alpha: Tensor, logp_next: Tensor
 ) -> Tensor:
@@ -17,17 +24,20 @@ def soft_target(
     Only a true terminal state cuts the bootstrap; an episode cut by a time limit (truncated) still
     bootstraps, because the state it stopped in has a future the agent did not see.
     """
+    _check_q(q_next, reward.shape[0], "q_next")
     min_q_next = q_next.min(dim=0).values  # (B,)
     return reward + gamma * (1.0 - terminated) * (min_q_next - alpha * logp_next)
 
 
 def critic_loss(q: Tensor, target: Tensor) -> Tensor:
     """J_Q = sum_j 1/2 E[(Q_j(s, a) - y)^2]; q (E, B), target (B,) and carries no gradient."""
+    _check_q(q, target.shape[0])
     return 0.5 * (q - target.detach()).pow(2).mean(dim=1).sum()
 
 
 def actor_loss(alpha: Tensor, logp: Tensor, q: Tensor) -> Tensor:
     """J_pi = E[alpha * log pi(a|s) - min_j Q_j(s, a)] with a = tanh(mu + std * eps) (pathwise)."""
+    _check_q(q, logp.shape[0])
     return (alpha.detach() * logp - q.min(dim=0).values).mean()
 
 
@@ -48,6 +58,8 @@ def actor_loss_score(alpha: Tensor, logp: Tensor, q: Tensor) -> Tensor:
     unbiased while removing most of its variance (Kool et al. 2019, "Buy 4 REINFORCE samples").
     """
     k = logp.shape[0]
+    if q.dim() != 3 or q.shape[1:] != logp.shape:
+        raise ValueError(f"q must be (E, K, B) = (E, {k}, {logp.shape[1]}), got {tuple(q.shape)}")
     f = (alpha.detach() * logp - q.min(dim=0).values).detach()  # (K, B)
     baseline = (f.sum(dim=0, keepdim=True) - f) / (k - 1)  # (K, B)
     return ((f - baseline) * logp).mean()

@@ -1,9 +1,9 @@
 """The speed switches of the SAC update, in one place: fused Adam, torch.compile, CUDA-graph capture.
 
 None of them changes what an update computes: the losses stay in `losses.py` and the agent calls them
-the same way. `compile=true` and `cudagraphs=true` are meant for a GPU. On this project's 2-core CPU,
-compiling the losses made the update slower (12.3 vs 10.4 ms at 1 thread, HalfCheetah sizes), so the
-CPU default is eager with fused Adam.
+the same way. `compile=true` and `cudagraphs=true` are meant for a GPU; on a small CPU, compiling the
+losses was measured slower than eager (benchmarks/sac_speed.py --compile, figures in benchmarks/measured/),
+so the default is eager with fused Adam.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ Update = Callable[[Batch], dict[str, Tensor]]
 def adam(params: Iterable[Any], lr: float, capturable: bool = False) -> torch.optim.Adam:
     """Adam with one fused kernel per parameter tensor for the whole step.
 
-    On this project's 2-core CPU fused ran 141-144 updates/s against 112-138 for foreach (HalfCheetah
-    sizes, batch 256, 3 interleaved runs each). `capturable` keeps the step counters on the device so
-    that the step can be recorded in a CUDA graph.
+    Fused measured faster than foreach on the CPU (benchmarks/sac_speed.py). `capturable` keeps the step
+    counters on the device so that the step can be recorded in a CUDA graph.
     """
     return torch.optim.Adam(params, lr=lr, fused=True, capturable=capturable)
 

@@ -3,7 +3,7 @@ import torch
 
 from sac.agent import SAC
 from sac.config import AgentConfig
-from sac.losses import critic_loss, soft_target, temperature_loss
+from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
 from sac.replay import Batch
 
 OBS_DIM, ACT_DIM = 5, 3
@@ -102,3 +102,38 @@ def test_deterministic_action_is_tanh_of_mean() -> None:
     obs = torch.randn(OBS_DIM)
     expected = torch.tanh(agent.actor(obs.unsqueeze(0)).mu)[0]
     torch.testing.assert_close(torch.from_numpy(agent.act(obs.numpy(), deterministic=True)), expected.detach())
+
+
+def test_actor_loss_leaves_no_gradient_on_log_alpha_and_temperature_loss_none_on_actor() -> None:
+    # The merged actor/temperature optimizer takes one backward of their sum: each must touch only its own.
+    agent = make_agent()
+    loss, logp, _ = agent.actor_loss(random_batch().obs)
+    loss.backward(retain_graph=True)
+    assert agent.log_alpha.grad is None
+    actor_grads = [p.grad.clone() for p in agent.actor.parameters()]
+    temperature_loss(agent.log_alpha, logp, agent.target_entropy).backward()
+    assert agent.log_alpha.grad is not None and agent.log_alpha.grad.abs() > 0
+    for before, p in zip(actor_grads, agent.actor.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, before, rtol=0, atol=0)
+
+
+def test_score_estimator_leaves_critics_untouched() -> None:
+    agent = make_agent(actor_estimator="score", score_samples=4)
+    loss, logp, _ = agent.actor_loss(random_batch().obs)
+    assert logp.shape == (4, 16)
+    loss.backward()
+    assert all(p.grad is None for p in agent.critic.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+
+
+@pytest.mark.parametrize("shape", [(16,), (16, 1), (2, 8)])
+def test_losses_reject_q_values_that_are_not_ensemble_by_batch(shape: tuple[int, ...]) -> None:
+    q, target, logp = torch.zeros(shape), torch.zeros(16), torch.zeros(16)
+    with pytest.raises(ValueError, match=r"must be \(E, B\) = \(E, 16\)"):
+        critic_loss(q, target)
+    with pytest.raises(ValueError, match=r"must be \(E, B\) = \(E, 16\)"):
+        actor_loss(torch.tensor(1.0), logp, q)
+    with pytest.raises(ValueError, match=r"q_next must be \(E, B\) = \(E, 16\)"):
+        soft_target(target, target, 0.99, q, torch.tensor(1.0), logp)
+    with pytest.raises(ValueError, match=r"q must be \(E, K, B\)"):
+        actor_loss_score(torch.tensor(1.0), torch.zeros(4, 16), torch.zeros(2, 16))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import run_entry_point, small_config
+
 from sac.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +52,16 @@ CASES = [
     ("train_sac", "threads=-1", "threads=-1 is invalid: it must be >= 0 (0 = automatic)"),
     ("train_sac", "diagnostics.samples=1", "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2"),
     ("train_sac", "encoder=vae cudagraphs=true", "cudagraphs=true needs encoder=none, not encoder=vae"),
-    ("train_sac", "env.name=Blackjack-v1", "env.name=Blackjack-v1 has observation space Tuple(Discrete(32), Discrete(11), Discrete(2)): this package trains on a flat Box (obs_dim,)"),
-    ("train_sac", "env.name=CartPole-v1", "env.name=CartPole-v1 has action space Discrete(2): this package trains on a flat Box (act_dim,)"),
+    (
+        "train_sac",
+        "env.name=Blackjack-v1",
+        "env.name=Blackjack-v1 has observation space Tuple(Discrete(32), Discrete(11), Discrete(2)): this package trains on a flat Box (obs_dim,)",
+    ),
+    (
+        "train_sac",
+        "env.name=CartPole-v1",
+        "env.name=CartPole-v1 has action space Discrete(2): this package trains on a flat Box (act_dim,)",
+    ),
     ("train_sac", "env.name=NoSuchEnv-v0", "env.name=NoSuchEnv-v0 is unknown: allowed are HalfCheetah, Hopper"),
     ("train_sac", "agent.hidden_sizes=[]", "agent.hidden_sizes=[] is invalid: it needs one or more widths > 0"),
     ("train_sac", "hydra.run.dir=/proc/forbidden/run", "output directory /proc/forbidden/run is not writable"),
@@ -61,7 +69,11 @@ CASES = [
     ("train_sac", "resume=RUN seed=3", "seed=3 cannot be combined with resume"),
     ("train_reinforce", "batch_steps=0", "batch_steps=0 is invalid: it must be > 0"),
     ("train_reinforce", "env.name=CartPole-v1", "env.name=CartPole-v1 has action space Discrete(2)"),
-    ("train_reinforce", "resume=RUN total_steps=900", "resume=RUN holds a run of another script (Key 'num_critics' not in 'ReinforceAgentConfig')"),
+    (
+        "train_reinforce",
+        "resume=RUN total_steps=900",
+        "resume=RUN holds a run of another script (Key 'num_critics' not in 'ReinforceAgentConfig')",
+    ),
     ("evaluate", "episodes=3", "checkpoint is required: pass checkpoint=..."),
     ("evaluate", "checkpoint=/nonexistent", "checkpoint /nonexistent does not exist"),
     ("evaluate", "checkpoint=TRUNCATED", "state.safetensors is truncated or corrupt"),

@@ -92,3 +92,14 @@ def test_actor_log_std_stays_within_bounds() -> None:
     assert dist.log_std.min() >= -5.0 and dist.log_std.max() <= 2.0
     action, logp = dist.rsample()
     assert action.abs().max() <= 1.0 and torch.isfinite(logp).all()
+
+
+def test_log_prob_pre_tanh_equals_rsample_log_prob_for_the_same_u() -> None:
+    g = torch.Generator().manual_seed(3)
+    mu, eps = torch.randn(64, 4, generator=g), torch.randn(64, 4, generator=g)
+    log_std = 0.5 * torch.randn(64, 4, generator=g)
+    dist = TanhGaussian(mu, log_std)
+    _, logp = dist.rsample(eps)
+    u = reparameterize(mu, log_std.exp(), eps)
+    torch.testing.assert_close(dist.log_prob_pre_tanh(u), logp, atol=1e-5, rtol=1e-6)
+    torch.testing.assert_close(dist.log_prob_pre_tanh(u.expand(3, -1, -1)), logp.expand(3, -1), atol=1e-5, rtol=1e-6)

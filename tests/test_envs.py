@@ -1,3 +1,5 @@
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,38 @@ def test_episode_statistics_and_time_limit_override() -> None:
         _, _, terminated, truncated, info = env.step(env.action_space.sample())
     assert truncated and not terminated and info["episode"]["l"] == 7
     env.close()
+
+
+@pytest.mark.parametrize("name", ["Pendulum", "Hopper"])
+def test_env_state_round_trip_continues_the_episode_exactly(name: str) -> None:
+    import json
+
+    from envs.state import get_env_state, set_env_state
+
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(40, 3)).astype(np.float32)
+
+    def rollout(env: Any, start: int) -> list[tuple[np.ndarray, float, bool, bool]]:
+        rows = []
+        for a in actions[start:]:
+            obs, reward, terminated, truncated, _ = env.step(a[: env.action_space.shape[0]])
+            rows.append((obs, float(reward), terminated, truncated))
+            if terminated or truncated:
+                env.reset()  # the next episode's start comes from the restored env RNG
+        return rows
+
+    env = make_env(EnvConfig(name=name, max_episode_steps=25), seed=5)
+    env.reset()
+    rollout_a = rollout(env, 0)[:10]
+    state = json.loads(json.dumps(get_env_state(env)))  # what a checkpoint's meta.json holds
+    expected = rollout(env, 10)
+    env.close()
+
+    fresh = make_env(EnvConfig(name=name, max_episode_steps=25), seed=99)
+    fresh.reset()
+    set_env_state(fresh, state)
+    got = rollout(fresh, 10)
+    fresh.close()
+    assert len(rollout_a) == 10 and len(got) == len(expected) == 30
+    for (o1, r1, t1, u1), (o2, r2, t2, u2) in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(o1, o2)
+        assert (r1, t1, u1) == (r2, t2, u2)

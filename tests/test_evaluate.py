@@ -5,8 +5,8 @@ from pathlib import Path
 
 import imageio
 import pytest
-
 from conftest import run_entry_point
+
 from sac.rundir import RunDir
 
 

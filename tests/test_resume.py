@@ -91,7 +91,8 @@ def test_killed_and_resumed_reinforce_run_logs_exactly_what_an_uninterrupted_run
     a, b = tmp_path / "a", tmp_path / "b"
     # Batches of >= 500 steps from 4 envs: checkpoints land after the batch that crosses 1000.
     common = ["env=Pendulum", "seed=3", "total_steps=2400", "num_envs=4", "batch_steps=500", "eval_every=800",
-              "eval_episodes=2", "checkpoint_every=1000", "agent.hidden_sizes=[32,32]", "wandb.mode=disabled"]  # fmt: skip
+              "eval_episodes=2", "checkpoint_every=1000", "agent.hidden_sizes=[32,32]",
+              "wandb.mode=disabled"]  # fmt: skip
     code, _, stderr = run_entry_point("train_reinforce", [*common, f"hydra.run.dir={a}"])
     assert code == 0, stderr
     first = min(int(p.name.removeprefix("step_")) for p in (a / "checkpoints").glob("step_*"))

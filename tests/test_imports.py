@@ -1,0 +1,66 @@
+"""The package's import structure: no cycles, envs/ independent of sac/, the agent free of gymnasium."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from sac import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def internal_imports() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (anywhere in the file, deferred imports included)."""
+    graph: dict[str, set[str]] = {}
+    for path in [*ROOT.glob("sac/*.py"), *ROOT.glob("envs/*.py")]:
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found |= {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        graph[name] = found
+    return {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+
+def test_no_import_cycle_among_the_package_modules() -> None:
+    graph = internal_imports()
+    assert {"sac.loop", "sac.rundir", "sac.cli", "envs.make"} <= graph.keys()
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join([*path, module])}"
+        if module in done:
+            return
+        for dep in sorted(graph[module]):
+            visit(dep, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_envs_import_nothing_from_sac() -> None:
+    for module, deps in internal_imports().items():
+        if module.startswith("envs"):
+            assert not {d for d in deps if d.startswith("sac")}, module
+
+
+def test_importing_the_agent_imports_neither_gymnasium_nor_mujoco() -> None:
+    probe = "import sys, sac.agent; print(sorted({'gymnasium', 'mujoco'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_automatic_threads_work_without_sched_getaffinity(monkeypatch) -> None:
+    class Run:
+        mode = None
+
+    monkeypatch.delattr("os.sched_getaffinity")  # as on macOS
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert cli.available_cores() == 6
+    assert cli.job_threads(0, Run()) == 6
+    assert cli.job_threads(3, Run()) == 3
