@@ -35,12 +35,12 @@ def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: 
     result = run_cli(
         "env=Pendulum",
         "seed=1",
-        "total_steps=600",
+        "total_steps=400",
         "learning_starts=200",
         "log_every=100",
-        "eval_every=300",
+        "eval_every=200",
         "eval_episodes=2",
-        "checkpoint_every=300",
+        "checkpoint_every=200",
         "agent.hidden_sizes=[64,64]",
         "wandb.mode=online",  # no API key in tests: must fall back to offline by itself, promptly
         f"hydra.run.dir={run_dir}",
@@ -62,18 +62,18 @@ def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: 
         "eval/return_mean",
         "perf/steps_per_sec",
     } <= keys
-    assert [r["step"] for r in records if "eval/return_mean" in r] == [300, 600]
+    assert [r["step"] for r in records if "eval/return_mean" in r] == [200, 400]
     assert (run_dir / "config.yaml").exists() and (run_dir / ".hydra" / "config.yaml").exists()
 
     # The checkpoint loads, and its deterministic policy reproduces the eval return logged at that step.
     state, meta, _ = load_checkpoint(run_dir / "checkpoints" / "latest")
-    assert meta["step"] == 600 and meta["env_id"] == "Pendulum-v1"
+    assert meta["step"] == 400 and meta["env_id"] == "Pendulum-v1"
     agent = SAC(meta["obs_dim"], meta["act_dim"], AgentConfig(hidden_sizes=[64, 64]), torch.device("cpu"))
     restore(agent, state["agent"], run_dir)
     env = make_env(EnvConfig(name="Pendulum"), seed=0)
     returns, _ = run_episodes(env, lambda o: agent.act(o, deterministic=True), 2, seed=1 + EVAL_SEED_OFFSET)
     env.close()
-    logged = next(r["eval/return_mean"] for r in records if r["step"] == 600 and "eval/return_mean" in r)
+    logged = next(r["eval/return_mean"] for r in records if r["step"] == 400 and "eval/return_mean" in r)
     assert returns.mean() == pytest.approx(logged, rel=1e-6)
 
     # The offline W&B run holds the same history, read back from its transaction log.

@@ -60,6 +60,7 @@ def hopper_states(n: int) -> torch.Tensor:
     return torch.as_tensor(np.stack(states))
 
 
+@pytest.mark.slow  # a learning check: 1500 Adam steps
 def test_elbo_decreases_and_reconstruction_beats_the_mean() -> None:
     torch.manual_seed(0)
     states = hopper_states(3000)

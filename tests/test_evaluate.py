@@ -28,9 +28,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "train_sac",
         "env=Pendulum",
         "seed=2",
-        "total_steps=600",
+        "total_steps=400",
         "learning_starts=200",
-        "eval_every=600",
+        "eval_every=400",
         "eval_episodes=3",
         "video_every=1",
         "agent.hidden_sizes=[64,64]",
@@ -55,8 +55,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "train_reinforce",
         "env=InvertedPendulum",
         "seed=1",
-        "total_steps=6000",
-        "eval_every=6000",
+        "total_steps=3000",
+        "batch_steps=1000",
+        "eval_every=3000",
         "eval_episodes=3",
         "wandb.mode=disabled",
         f"hydra.run.dir={root / 'reinforce'}",
@@ -121,6 +122,6 @@ def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, alg
 
 
 def test_training_films_evaluations_when_asked(runs: dict[str, Path]) -> None:
-    video = runs["sac"] / "videos" / "step_000000600.mp4"
+    video = runs["sac"] / "videos" / "step_000000400.mp4"
     assert imageio.get_reader(video).count_frames() == 200  # one Pendulum episode
-    assert {"step": 600, "eval/video": "videos/step_000000600.mp4"} in RunDir(runs["sac"]).records()
+    assert {"step": 400, "eval/video": "videos/step_000000400.mp4"} in RunDir(runs["sac"]).records()

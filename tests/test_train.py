@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import wandb
 from conftest import run_entry_point, small_config
 
 from sac.checkpoint import load_checkpoint
@@ -10,27 +11,38 @@ from sac.rundir import RunDir
 from sac.train import train
 
 
-@pytest.mark.parametrize(("utd_ratio", "expected"), [(0.5, 100), (1.0, 201), (2.0, 402)])
+@pytest.mark.parametrize(("utd_ratio", "expected"), [(0.5, 50), (2.0, 202)])
 def test_utd_ratio_performs_that_many_updates_per_step(tmp_path: Path, utd_ratio: float, expected: int) -> None:
-    # Steps 200..400 update (learning_starts=200): 201 steps. At 0.5 an update falls due every second step.
-    c = small_config(total_steps=400, learning_starts=200, utd_ratio=utd_ratio)
+    # Steps 300..400 update (learning_starts=300): 101 steps. At 0.5 an update falls due every second step.
+    c = small_config(total_steps=400, learning_starts=300, utd_ratio=utd_ratio)
     c.agent.hidden_sizes, c.agent.batch_size = [16], 16
     train(c, tmp_path)
     state, meta, _ = load_checkpoint(tmp_path / "checkpoints" / "latest")
     assert state["agent"]["updates"] == expected
-    assert meta["loop"]["updates_due"] == pytest.approx((201 * utd_ratio) % 1.0)
+    assert meta["loop"]["updates_due"] == pytest.approx((101 * utd_ratio) % 1.0)
 
 
 def test_resume_with_a_larger_total_steps_continues_the_same_run(tmp_path: Path) -> None:
-    common = ["env=Pendulum", "seed=7", "learning_starts=200", "eval_every=300", "eval_episodes=1",
-              "checkpoint_every=300", "log_every=100", "agent.hidden_sizes=[16]", "agent.batch_size=16",
-              "wandb.mode=disabled", "threads=1"]  # fmt: skip
+    common = ["env=Pendulum", "seed=7", "learning_starts=100", "eval_every=200", "eval_episodes=1",
+              "checkpoint_every=200", "log_every=100", "agent.hidden_sizes=[16]", "agent.batch_size=16",
+              "threads=1"]  # fmt: skip
     whole, part = tmp_path / "whole", tmp_path / "part"
-    assert run_entry_point("train_sac", [*common, "total_steps=600", f"hydra.run.dir={whole}"])[0] == 0
-    assert run_entry_point("train_sac", [*common, "total_steps=300", f"hydra.run.dir={part}"])[0] == 0
+    assert (
+        run_entry_point("train_sac", [*common, "total_steps=400", "wandb.mode=disabled", f"hydra.run.dir={whole}"])[0]
+        == 0
+    )
+    assert (
+        run_entry_point("train_sac", [*common, "total_steps=200", "wandb.mode=offline", f"hydra.run.dir={part}"])[0]
+        == 0
+    )
     assert RunDir(part).read_info()["finished"]
-    code, _, stderr = run_entry_point("train_sac", [f"resume={part}", "total_steps=600", f"hydra.run.dir={tmp_path}"])
+    run_id = RunDir(part).read_info()["wandb_run_id"]
+    code, _, stderr = run_entry_point("train_sac", [f"resume={part}", "total_steps=400", f"hydra.run.dir={tmp_path}"])
+    wandb.teardown()  # the in-process W&B service must not outlive this test (see test_report.py)
     assert code == 0, stderr
+    assert run_id and RunDir(part).read_info()["wandb_run_id"] == run_id  # the same W&B run, continued
+    # Two offline segments of one W&B run: the first part and the resumed part (`wandb sync` joins them).
+    assert len(list(part.glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb"))) == 2
 
     def strip(rows: list[dict]) -> list[dict]:
         return [{k: v for k, v in r.items() if k not in ("time", "perf/steps_per_sec")} for r in rows]
