@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -156,3 +157,22 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) ->
     assert meta["step"] == 500
     assert all(torch.isfinite(v).all() for v in state["agent"]["actor"].values())
     assert not np.isnan(state["obs"].numpy()).any()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("cudagraphs", [False, True])
+def test_resume_on_cuda_continues_the_run_exactly(tmp_path: Path, cudagraphs: bool) -> None:
+    # A run stopped at its checkpoint and resumed (CUDA RNG, replay on the GPU, a fresh CUDA graph
+    # captured after the restore) logs what the uninterrupted run logs.
+    def config(total: int) -> Any:
+        c = small_config(device="cuda", cudagraphs=cudagraphs, total_steps=total, checkpoint_every=300, eval_every=300)
+        return c
+
+    train(config(600), tmp_path / "whole")
+    train(config(300), tmp_path / "part")
+    train(config(600), tmp_path / "part", resume=True)
+    whole, part = records(tmp_path / "whole"), records(tmp_path / "part")
+    assert [r["step"] for r in part] == [r["step"] for r in whole]
+    for a, b in zip(part, whole, strict=True):
+        assert a.keys() == b.keys()
+        assert all(a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5) for k in a), a["step"]
