@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sac.config import ActorEstimator, AgentConfig, EncoderConfig
-from sac.distributions import TanhGaussian, reparameterize
+from sac.beta import BetaPolicy
+from sac.config import ActorEstimator, AgentConfig, EncoderConfig, PolicyName
+from sac.distributions import TanhGaussian
 from sac.encoders import StateEncoder
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
 from sac.networks import Actor, CriticEnsemble
@@ -41,7 +42,8 @@ class SAC:
         self.device = device
         self.encoder = StateEncoder(obs_dim, encoder or EncoderConfig()).to(device)
         feature_dim = self.encoder.out_dim
-        self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(device)
+        beta = cfg.policy == PolicyName.beta
+        self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max, beta).to(device)
         self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self._online_params: list[Tensor] = list(self.critic.parameters())
@@ -97,14 +99,21 @@ class SAC:
         features = self.encoder.features(obs).detach()  # the actor's loss never trains the encoder
         dist = self.actor(features)
         loss, logp = self.actor_objective(dist, features, self.cfg.actor_estimator)
-        metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean(), "train/log_std": dist.log_std.mean()}
+        metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean()}
+        if isinstance(dist, TanhGaussian):
+            metrics["train/log_std"] = dist.log_std.mean()
+        else:
+            metrics["train/concentration"] = (dist.alpha + dist.beta).mean()
         return loss, logp, metrics
 
-    def actor_objective(self, dist: TanhGaussian, obs: Tensor, estimator: ActorEstimator) -> tuple[Tensor, Tensor]:
+    def actor_objective(
+        self, dist: TanhGaussian | BetaPolicy, obs: Tensor, estimator: ActorEstimator
+    ) -> tuple[Tensor, Tensor]:
         """A loss whose gradient in the actor's parameters estimates grad J_pi. -> (loss, logp)
 
         `obs` are the features the actor and critics see (the state, or its latent with an encoder).
-        reparam: a = tanh(mu + std * eps), differentiated through a (pathwise); logp (B,).
+        reparam: a reparameterised sample, differentiated through a: pathwise for the tanh-Gaussian
+        (a = tanh(mu + std * eps)), implicit for the Beta policy; logp (B,).
         score: K actions per state sampled without gradient, differentiated through log pi only; logp (K, B).
         Both estimate the gradient of the same objective; the critics' weights get no gradient either way.
         """
@@ -112,12 +121,11 @@ class SAC:
             action, logp = dist.rsample()
             q = self.critic(obs, action, detach_params=True)  # (E, B)
             return actor_loss(self.alpha, logp, q), logp
-        k, (b, act_dim) = self.cfg.score_samples, dist.mu.shape
-        eps = torch.randn(k, b, act_dim, device=obs.device, dtype=obs.dtype)
-        u = reparameterize(dist.mu, dist.std, eps).detach()  # (K, B, act_dim)
-        logp = dist.log_prob_pre_tanh(u)  # (K, B), differentiable in mu and log_std
+        k = self.cfg.score_samples
+        actions, logp = dist.score_samples(k)  # (K, B, act_dim) without gradient; (K, B) with
+        b, act_dim = actions.shape[1:]
         with torch.no_grad():
-            q = self.critic(obs.repeat(k, 1), torch.tanh(u).reshape(k * b, act_dim))  # (E, K * B)
+            q = self.critic(obs.repeat(k, 1), actions.reshape(k * b, act_dim))  # (E, K * B)
         return actor_loss_score(self.alpha, logp, q.view(-1, k, b)), logp
 
     def update(self, batch: Batch) -> dict[str, Tensor]:

@@ -37,6 +37,13 @@ class ActorEstimator(str, Enum):
     """Log-derivative: K actions per state sampled without gradient, differentiated through log pi."""
 
 
+class PolicyName(str, Enum):
+    tanh_gaussian = "tanh_gaussian"
+    """a = tanh(u), u ~ N(mu, std^2): sac/distributions.py."""
+    beta = "beta"
+    """a = 2x - 1, x ~ Beta(alpha, beta), implicitly reparameterised: sac/beta.py."""
+
+
 class EncoderName(str, Enum):
     none = "none"
     vae = "vae"
@@ -75,8 +82,11 @@ class AgentConfig:
     """Tune alpha towards the target entropy (SAC v2); False keeps init_alpha fixed."""
     target_entropy: float | None = None
     """Target policy entropy; None means -act_dim (the papers' heuristic)."""
+    policy: PolicyName = PolicyName.tanh_gaussian
+    """The actor's distribution: tanh_gaussian (pathwise gradient) | beta (implicit pathwise gradient)."""
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    """Bounds of the tanh-Gaussian's log-std (unused by the Beta policy)."""
     actor_estimator: ActorEstimator = ActorEstimator.reparam
     """Actor gradient estimator: reparam (pathwise, through rsample) | score (log-derivative, see losses.py)."""
     score_samples: int = 8
@@ -359,6 +369,7 @@ def validate_train(c: TrainConfig) -> None:
             f"got {d.grad_variance_every}, {d.samples}, {d.reference_samples}"
         )
     _choice("agent.actor_estimator", a.actor_estimator, ActorEstimator)
+    _choice("agent.policy", a.policy, PolicyName)
     _choice("encoder.name", e.name, EncoderName)
     _choice("encoder.latent", e.latent, Latent)
     _choice("wandb.mode", c.wandb.mode, WandbMode)

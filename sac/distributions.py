@@ -59,6 +59,13 @@ class TanhGaussian:
         gaussian = (-0.5 * z.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)
         return gaussian - tanh_log_det_jacobian(u)
 
+    def score_samples(self, k: int) -> tuple[Tensor, Tensor]:
+        """k actions per state drawn without gradient, and their log-probs, differentiable in mu and log_std:
+        what the score-function estimator needs. -> ((k, B, act_dim), (k, B))."""
+        eps = torch.randn((k, *self.mu.shape), device=self.mu.device, dtype=self.mu.dtype)
+        u = reparameterize(self.mu, self.std, eps).detach()  # (k, B, act_dim)
+        return torch.tanh(u), self.log_prob_pre_tanh(u)
+
     def mode(self) -> Tensor:
         """The deterministic action tanh(mu) (B, act_dim), used for evaluation."""
         return torch.tanh(self.mu)

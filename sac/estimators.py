@@ -24,7 +24,7 @@ from torch.distributions import Normal
 from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
-from sac.config import ActorEstimator
+from sac.config import ActorEstimator, PolicyName
 
 if TYPE_CHECKING:
     from sac.agent import SAC
@@ -32,12 +32,26 @@ if TYPE_CHECKING:
 Params = dict[str, Tensor]
 
 
-def gradient_samples(loss_fn: Callable[[Params], Tensor], params: Params, n: int) -> Tensor:
-    """n independent gradient estimates of loss_fn at params, flattened: (n, P)."""
+def gradient_samples(loss_fn: Callable[[Params], Tensor], params: Params, n: int, vectorize: bool = True) -> Tensor:
+    """n independent gradient estimates of loss_fn at params, flattened: (n, P).
+
+    Vectorised with vmap (different noise per estimate); `vectorize=False` loops instead, for samplers
+    that vmap cannot batch (the Beta's implicit-gradient Dirichlet sampler is an autograd.Function).
+    """
     detached = {k: v.detach() for k, v in params.items()}
-    per_estimate = vmap(lambda p, _: grad(loss_fn)(p), in_dims=(None, 0), randomness="different")
-    grads = per_estimate(detached, torch.arange(n))
-    return torch.cat([g.reshape(n, -1) for g in grads.values()], dim=1)
+    if vectorize:
+        per_estimate = vmap(lambda p, _: grad(loss_fn)(p), in_dims=(None, 0), randomness="different")
+        grads = per_estimate(detached, torch.arange(n))
+        return torch.cat([g.reshape(n, -1) for g in grads.values()], dim=1)
+    return torch.stack([autograd_gradient(loss_fn, detached) for _ in range(n)])
+
+
+def autograd_gradient(loss_fn: Callable[[Params], Tensor], params: Params) -> Tensor:
+    """One gradient of loss_fn at params through torch.autograd, flattened (P,): for code that torch.func's
+    transforms cannot trace."""
+    leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+    grads = torch.autograd.grad(loss_fn(leaves), list(leaves.values()))
+    return torch.cat([g.flatten() for g in grads])
 
 
 def gradient_statistics(samples: Tensor, reference: Tensor) -> dict[str, Tensor]:
@@ -98,12 +112,13 @@ def actor_gradient_diagnostics(
         return lambda p: agent.actor_objective(functional_call(agent.actor, p, (x,)), x, estimator)[0]
 
     devices = [obs.device] if obs.device.type == "cuda" else []
+    vectorize = agent.cfg.policy != PolicyName.beta
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        reference_grads = grad(loss_fn(ActorEstimator.reparam, features.repeat(reference_samples, 1)))(params)
-        reference = torch.cat([g.flatten() for g in reference_grads.values()])
+        reference = autograd_gradient(loss_fn(ActorEstimator.reparam, features.repeat(reference_samples, 1)), params)
         metrics: dict[str, Tensor] = {}
         for estimator in ActorEstimator:
-            stats = gradient_statistics(gradient_samples(loss_fn(estimator, features), params, samples), reference)
+            estimates = gradient_samples(loss_fn(estimator, features), params, samples, vectorize)
+            stats = gradient_statistics(estimates, reference)
             metrics |= {f"grad/{estimator.value}/{name}": value for name, value in stats.items()}
     return metrics

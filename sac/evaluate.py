@@ -24,6 +24,7 @@ from sac.config import (
     EncoderConfig,
     EnvConfig,
     EvaluateConfig,
+    PolicyName,
     ReinforceAgentConfig,
     UserError,
     WandbMode,
@@ -33,10 +34,10 @@ from sac.config import (
 from sac.logger import Logger
 from sac.reinforce import Reinforce
 from sac.rollout import EVAL_SEED_OFFSET, run_episodes
-from sac.rundir import RunDir, algorithm_label
+from sac.rundir import RunDir, algorithm_label, sac_label
 
 # "sac" alone: checkpoints written before runs were labelled by their estimator.
-SAC_LABELS = {algorithm_label("sac", e.value) for e in ActorEstimator} | {"sac"}
+SAC_LABELS = {sac_label(p.value, e.value) for p in PolicyName for e in ActorEstimator} | {"sac"}
 
 
 def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray, bool], np.ndarray], dict[str, Any]]:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from sac.beta import BetaPolicy
 from sac.distributions import TanhGaussian
 
 
@@ -24,7 +25,8 @@ def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential
 
 
 class Actor(nn.Module):
-    """obs (B, obs_dim) -> TanhGaussian over actions in [-1, 1]^act_dim."""
+    """obs (B, obs_dim) -> a distribution over actions in [-1, 1]^act_dim: TanhGaussian(mu, log_std), or
+    with `beta` BetaPolicy(alpha, beta) with concentrations 1 + softplus(.) (Chou et al. 2017)."""
 
     def __init__(
         self,
@@ -33,13 +35,18 @@ class Actor(nn.Module):
         hidden_sizes: Sequence[int],
         log_std_min: float = -5.0,
         log_std_max: float = 2.0,
+        beta: bool = False,
     ) -> None:
         super().__init__()
         self.net = mlp(obs_dim, hidden_sizes, 2 * act_dim)
+        self.beta = beta
         self.log_std_min = log_std_min
         self.log_std_max = log_std_max
 
-    def forward(self, obs: Tensor) -> TanhGaussian:
+    def forward(self, obs: Tensor) -> TanhGaussian | BetaPolicy:
+        if self.beta:
+            raw_alpha, raw_beta = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
+            return BetaPolicy(1.0 + F.softplus(raw_alpha), 1.0 + F.softplus(raw_beta))
         mu, raw_log_std = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
         # A smooth squash into [min, max] keeps a gradient at the bounds, unlike a clamp.
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw_log_std) + 1.0)

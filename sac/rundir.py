@@ -34,10 +34,15 @@ class Status(str, Enum):
     """Reached its last step."""
 
 
-def algorithm_label(algorithm: str, estimator: str | None = None) -> str:
+def algorithm_label(algorithm: str, *variant: str) -> str:
     """The one name of what a run trains, in run.json, checkpoints, W&B job types and reports:
-    sac-reparam | sac-score | reinforce."""
-    return f"{algorithm}-{estimator}" if estimator else algorithm
+    sac-reparam | sac-score | sac-beta-reparam | sac-beta-score | reinforce."""
+    return "-".join((algorithm, *variant))
+
+
+def sac_label(policy: str, estimator: str) -> str:
+    """SAC's label: the estimator, with the policy named when it is not the default tanh-Gaussian."""
+    return algorithm_label("sac", estimator) if policy == "tanh_gaussian" else algorithm_label("sac", policy, estimator)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

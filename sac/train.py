@@ -21,11 +21,11 @@ from envs.state import get_env_state, set_env_state
 from sac.agent import SAC
 from sac.checkpoint import CheckpointError, restore
 from sac.cli import resolve_device
-from sac.config import ActorEstimator, TrainConfig, as_dict, validate_train
+from sac.config import ActorEstimator, PolicyName, TrainConfig, as_dict, validate_train
 from sac.estimators import actor_gradient_diagnostics
 from sac.loop import Session, Snapshot, Throughput, due, rng_state, set_rng_state
 from sac.replay import ReplayBuffer
-from sac.rundir import RunDir, algorithm_label
+from sac.rundir import RunDir, sac_label
 
 
 @dataclass
@@ -56,7 +56,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder, compile=c.compile, cudagraphs=c.cudagraphs)
     # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
     buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
-    label = algorithm_label("sac", ActorEstimator(c.agent.actor_estimator).value)
+    label = sac_label(PolicyName(c.agent.policy).value, ActorEstimator(c.agent.actor_estimator).value)
     meta = {
         "algorithm": label,
         "env_id": env_id(c.env.name),

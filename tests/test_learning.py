@@ -7,8 +7,12 @@ from sac.train import train
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("estimator", "seed"), [("reparam", 0), ("reparam", 1), ("score", 0)])
-def test_sac_solves_pendulum_within_10k_steps(tmp_path, estimator: str, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("policy", "estimator", "seed"),
+    [("tanh_gaussian", "reparam", 0), ("tanh_gaussian", "reparam", 1), ("tanh_gaussian", "score", 0),
+     ("beta", "reparam", 0), ("beta", "reparam", 1)],
+)  # fmt: skip
+def test_sac_solves_pendulum_within_10k_steps(tmp_path, policy: str, estimator: str, seed: int) -> None:
     c = small_config(
         seed=seed,
         total_steps=10_000,
@@ -20,6 +24,7 @@ def test_sac_solves_pendulum_within_10k_steps(tmp_path, estimator: str, seed: in
         checkpoint_buffer=False,
     )
     c.agent.hidden_sizes, c.agent.batch_size, c.agent.actor_estimator = [256, 256], 256, estimator
+    c.agent.policy = policy
     final = train(c, tmp_path)
     print(
         f"SAC ({estimator}) seed {seed}: eval return {final['eval/return_mean']:.1f} ± {final['eval/return_std']:.1f}"
