@@ -107,21 +107,30 @@ class SAC:
         return loss, logp, metrics
 
     def actor_objective(
-        self, dist: TanhGaussian | BetaPolicy, obs: Tensor, estimator: ActorEstimator
+        self, dist: TanhGaussian | BetaPolicy, obs: Tensor, estimator: ActorEstimator, samples: int | None = None
     ) -> tuple[Tensor, Tensor]:
         """A loss whose gradient in the actor's parameters estimates grad J_pi. -> (loss, logp)
 
         `obs` are the features the actor and critics see (the state, or its latent with an encoder).
-        reparam: a reparameterised sample, differentiated through a: pathwise for the tanh-Gaussian
-        (a = tanh(mu + std * eps)), implicit for the Beta policy; logp (B,).
-        score: K actions per state sampled without gradient, differentiated through log pi only; logp (K, B).
-        Both estimate the gradient of the same objective; the critics' weights get no gradient either way.
+        reparam: reparameterised samples, differentiated through a: pathwise for the tanh-Gaussian
+        (a = tanh(mu + std * eps)), implicit for the Beta policy; logp (B,), or (K, B) when `samples`
+        (default agent.reparam_samples) K > 1 averages K of them per state.
+        score: K (default agent.score_samples) actions per state sampled without gradient, differentiated
+        through log pi only; logp (K, B).
+        Both estimate the gradient of the same objective; the critics' weights get no gradient either way,
+        and each sample costs one critic evaluation.
         """
         if estimator == ActorEstimator.reparam:
-            action, logp = dist.rsample()
-            q = self.critic(obs, action, detach_params=True)  # (E, B)
-            return actor_loss(self.alpha, logp, q), logp
-        k = self.cfg.score_samples
+            k = samples or self.cfg.reparam_samples
+            if k == 1:
+                action, logp = dist.rsample()
+                q = self.critic(obs, action, detach_params=True)  # (E, B)
+                return actor_loss(self.alpha, logp, q), logp
+            actions, logp = dist.rsample_n(k)  # (K, B, act_dim), (K, B)
+            b, act_dim = actions.shape[1:]
+            q = self.critic(obs.repeat(k, 1), actions.reshape(k * b, act_dim), detach_params=True)  # (E, K * B)
+            return actor_loss(self.alpha, logp.reshape(k * b), q), logp
+        k = samples or self.cfg.score_samples
         actions, logp = dist.score_samples(k)  # (K, B, act_dim) without gradient; (K, B) with
         b, act_dim = actions.shape[1:]
         with torch.no_grad():

@@ -38,6 +38,11 @@ class BetaPolicy:
         x = self.base.rsample().clamp(EPS, 1.0 - EPS)
         return 2.0 * x - 1.0, self.log_prob(x)
 
+    def rsample_n(self, k: int) -> tuple[Tensor, Tensor]:
+        """k implicitly reparameterised samples per state: (actions (k, B, act_dim), log_probs (k, B))."""
+        x = self.base.rsample((k,)).clamp(EPS, 1.0 - EPS)
+        return 2.0 * x - 1.0, self.log_prob(x)
+
     def score_samples(self, k: int) -> tuple[Tensor, Tensor]:
         """k actions per state drawn without gradient, and their log-probs, differentiable in alpha and beta:
         what the score-function estimator needs. -> ((k, B, act_dim), (k, B))."""

@@ -91,6 +91,9 @@ class AgentConfig:
     """Actor gradient estimator: reparam (pathwise, through rsample) | score (log-derivative, see losses.py)."""
     score_samples: int = 8
     """Actions per state for the score estimator (>= 2: each one's baseline is the mean of the others)."""
+    reparam_samples: int = 1
+    """Actions per state averaged in the pathwise estimate. Each costs a critic evaluation, as each of the
+    score estimator's does: reparam_samples = score_samples compares the two at equal cost."""
 
 
 @dataclass
@@ -361,6 +364,8 @@ def validate_train(c: TrainConfig) -> None:
         raise UserError(f"agent.batch_size={a.batch_size} is larger than buffer_size={c.buffer_size}")
     if not a.log_std_min < a.log_std_max:
         raise UserError(f"agent.log_std_min={a.log_std_min} must be below agent.log_std_max={a.log_std_max}")
+    if a.reparam_samples < 1:
+        raise UserError(f"agent.reparam_samples={a.reparam_samples} is invalid: it must be >= 1")
     if a.score_samples < 2:
         raise UserError(f"agent.score_samples={a.score_samples} is invalid: it must be >= 2")
     if d.grad_variance_every < 0 or d.samples < 2 or d.reference_samples < 1:

@@ -49,6 +49,10 @@ class TanhGaussian:
         gaussian = (-0.5 * eps.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)  # (B,)
         return torch.tanh(u), gaussian - tanh_log_det_jacobian(u)
 
+    def rsample_n(self, k: int) -> tuple[Tensor, Tensor]:
+        """k reparameterised samples per state: (actions (k, B, act_dim), log_probs (k, B))."""
+        return self.rsample(torch.randn((k, *self.mu.shape), device=self.mu.device, dtype=self.mu.dtype))
+
     def log_prob_pre_tanh(self, u: Tensor) -> Tensor:
         """log pi(tanh(u)|s) for given pre-squash samples u (..., B, act_dim) -> (..., B).
 

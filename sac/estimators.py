@@ -97,7 +97,9 @@ def gaussian_score_loss(f: Callable[[Tensor], Tensor]) -> Callable[[Params], Ten
 def actor_gradient_diagnostics(
     agent: SAC, obs: Tensor, samples: int, reference_samples: int, seed: int
 ) -> dict[str, Tensor]:
-    """Both actor-gradient estimators on the live actor and critics, at the replay batch obs (B, obs_dim).
+    """The actor-gradient estimators on the live actor and critics, at the replay batch obs (B, obs_dim):
+    pathwise with one sample (`reparam`), pathwise with K = score_samples samples (`reparam_k`, the score
+    estimate's cost) and score function with K samples (`score`).
 
     Each estimate is the gradient of the actor loss on the whole batch with fresh noise; the reference
     is the mean of `reference_samples` pathwise estimates (the lower-variance unbiased estimator),
@@ -108,8 +110,14 @@ def actor_gradient_diagnostics(
     with torch.no_grad():
         features = agent.encoder.features(obs, deterministic=True)  # what the actor sees
 
-    def loss_fn(estimator: ActorEstimator, x: Tensor) -> Callable[[Params], Tensor]:
-        return lambda p: agent.actor_objective(functional_call(agent.actor, p, (x,)), x, estimator)[0]
+    def loss_fn(estimator: ActorEstimator, x: Tensor, k: int = 1) -> Callable[[Params], Tensor]:
+        return lambda p: agent.actor_objective(functional_call(agent.actor, p, (x,)), x, estimator, k)[0]
+
+    k = agent.cfg.score_samples
+    # (name, estimator, critic evaluations per state): the pathwise estimate once with one sample and once
+    # with as many as the score estimate uses, so the two are also compared at equal cost.
+    diagnosed = [("reparam", ActorEstimator.reparam, 1), ("reparam_k", ActorEstimator.reparam, k),
+                 ("score", ActorEstimator.score, k)]  # fmt: skip
 
     devices = [obs.device] if obs.device.type == "cuda" else []
     vectorize = agent.cfg.policy != PolicyName.beta
@@ -117,8 +125,12 @@ def actor_gradient_diagnostics(
         torch.manual_seed(seed)
         reference = autograd_gradient(loss_fn(ActorEstimator.reparam, features.repeat(reference_samples, 1)), params)
         metrics: dict[str, Tensor] = {}
-        for estimator in ActorEstimator:
-            estimates = gradient_samples(loss_fn(estimator, features), params, samples, vectorize)
+        for name, estimator, cost in diagnosed:
+            estimates = gradient_samples(loss_fn(estimator, features, cost), params, samples, vectorize)
             stats = gradient_statistics(estimates, reference)
-            metrics |= {f"grad/{estimator.value}/{name}": value for name, value in stats.items()}
+            # Averaging m estimates divides the variance by m and multiplies the cost by m: variance x cost
+            # is the variance at a budget of one critic evaluation per state (lower is more efficient).
+            stats["critic_evals"] = torch.tensor(float(cost))
+            stats["variance_times_cost"] = stats["total_variance"] * cost
+            metrics |= {f"grad/{name}/{stat}": value for stat, value in stats.items()}
     return metrics

@@ -23,9 +23,14 @@ from sac.config import ActorEstimator, CompareConfig, UserError, to_object, vali
 from sac.logger import why_offline
 from sac.rundir import RunDir, algorithm_label
 
-ESTIMATORS = tuple(e.value for e in ActorEstimator)
-REPARAM, SCORE = (algorithm_label("sac", e) for e in ESTIMATORS)
-GRAD_PANELS = {"total_variance": "Actor-gradient total variance", "snr": "Actor-gradient signal-to-noise ratio"}
+REPARAM, SCORE = (algorithm_label("sac", e.value) for e in ActorEstimator)
+# The estimators diagnostics log (sac/estimators.py), each with its line style.
+DIAGNOSED = {"reparam": "-", "reparam_k": ":", "score": "--"}
+GRAD_PANELS = {
+    "total_variance": "Actor-gradient total variance",
+    "variance_times_cost": "Actor-gradient variance x critic evaluations (equal-cost efficiency)",
+    "snr": "Actor-gradient signal-to-noise ratio",
+}
 
 
 @dataclass
@@ -215,7 +220,7 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
             break
         fig, ax = plt.subplots(figsize=(7, 4))
         for run in diagnosed:
-            for estimator, style in zip(ESTIMATORS, ("-", "--"), strict=True):
+            for estimator, style in DIAGNOSED.items():
                 steps, values = run.series(f"grad/{estimator}/{stat}")
                 ax.plot(steps, values, style, label=f"{estimator} ({run.name})")
         ax.set(title=title, xlabel="environment steps", yscale="log")
@@ -328,7 +333,7 @@ def wandb_report(runs: list[Run], c: CompareConfig, online: bool) -> Any:
         )
     ]
     for stat, title in GRAD_PANELS.items():
-        panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in ESTIMATORS], log_y=True))
+        panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in DIAGNOSED], log_y=True))
     names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))
     return wr.Report(
         entity=c.wandb_entity or "",

@@ -102,6 +102,23 @@ def test_beta_implicit_pathwise_and_score_estimate_the_same_gradient() -> None:
     assert score.var(0).sum() > implicit.var(0).sum()
 
 
+def test_k_sample_pathwise_estimate_has_one_kth_of_the_variance() -> None:
+    # Averaging K independent reparameterised samples per state: the same mean, the variance divided by K.
+    torch.manual_seed(0)
+    agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16]), torch.device("cpu"))
+    obs = torch.randn(32, 4)
+    params = {k: v.detach() for k, v in agent.actor.named_parameters()}
+
+    def loss(k: int):
+        return lambda p: agent.actor_objective(torch.func.functional_call(agent.actor, p, (obs,)), obs, "reparam", k)[0]
+
+    n, k = 4000, 4
+    one, many = gradient_samples(loss(1), params, n), gradient_samples(loss(k), params, n)
+    assert float(many.var(0).sum() * k / one.var(0).sum()) == pytest.approx(1.0, rel=0.15)
+    expected = (one.var(0).sum() + many.var(0).sum()) / n
+    assert (one.mean(0) - many.mean(0)).pow(2).sum() < 1.5 * expected
+
+
 def test_looped_and_vectorised_gradient_samples_agree() -> None:
     params = {"w": torch.tensor([1.0, -2.0]), "b": torch.tensor(0.5)}
     loss = lambda p: (p["w"] ** 2).sum() * p["b"]  # noqa: E731  (deterministic: every estimate is the gradient)
@@ -114,7 +131,7 @@ def test_diagnostics_run_on_the_beta_policy() -> None:
     torch.manual_seed(0)
     agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16], policy="beta"), torch.device("cpu"))
     metrics = actor_gradient_diagnostics(agent, torch.randn(8, 4), samples=4, reference_samples=8, seed=0)
-    assert len(metrics) == 10 and all(torch.isfinite(v) for v in metrics.values())
+    assert len(metrics) == 21 and all(torch.isfinite(v) for v in metrics.values())
     assert 0 < float(metrics["grad/reparam/cosine"]) <= 1
 
 
@@ -127,11 +144,12 @@ def test_diagnostics_leave_agent_and_rng_untouched() -> None:
     assert torch.equal(state, torch.get_rng_state())
     assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters(), strict=True))
     assert all(p.grad is None for p in agent.actor.parameters())
-    assert set(metrics) == {
-        f"grad/{e}/{s}"
-        for e in ("reparam", "score")
-        for s in ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine")
-    }
+    stats = ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine", "critic_evals", "variance_times_cost")
+    assert set(metrics) == {f"grad/{e}/{s}" for e in ("reparam", "reparam_k", "score") for s in stats}
+    k = agent.cfg.score_samples
+    assert [float(metrics[f"grad/{e}/critic_evals"]) for e in ("reparam", "reparam_k", "score")] == [1, k, k]
+    for e, cost in (("reparam", 1), ("reparam_k", k), ("score", k)):
+        assert float(metrics[f"grad/{e}/variance_times_cost"]) == float(metrics[f"grad/{e}/total_variance"]) * cost
 
 
 def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:

@@ -57,8 +57,8 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
         assert f'"{metric}"' in text
     (grid,) = [b for b in spec["spec"]["blocks"] if b["type"] == "panel-grid"]
     panels = grid["metadata"]["panelBankSectionConfig"]["panels"]
-    assert len(panels) == 3
-    assert [p["config"].get("yLogScale") for p in panels[1:]] == [True, True]
+    assert len(panels) == 4
+    assert [p["config"].get("yLogScale") for p in panels[1:]] == [True, True, True]
     # The run set selects the offline W&B run by id; its group-by is the algorithm (W&B job type).
     wandb_id = RunDir(three_runs[0]).read_info()["wandb_run_id"]
     assert grid["metadata"]["runSets"][0]["filters"]["filters"][0]["value"] == [wandb_id]
@@ -72,6 +72,7 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
     assert {p.name for p in out.glob("*.png")} == {
         "eval_return_Pendulum-v1.png",
         "grad_total_variance.png",
+        "grad_variance_times_cost.png",
         "grad_snr.png",
     }
 
