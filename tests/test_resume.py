@@ -83,6 +83,7 @@ def test_killed_and_resumed_run_logs_exactly_what_an_uninterrupted_run_logs(tmp_
     assert RunDir(b).read_info()["finished"]
 
 
+@pytest.mark.slow  # the SAC test above is the fast suite's resume check; this one runs in the full suite
 def test_killed_and_resumed_reinforce_run_logs_exactly_what_an_uninterrupted_run_logs(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     # Batches of >= 500 steps from 4 envs: checkpoints land after the batch that crosses 1000.
