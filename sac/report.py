@@ -94,7 +94,7 @@ def collect_runs(c: CompareConfig) -> list[Run]:
     if c.sweep_dir:
         if not Path(c.sweep_dir).is_dir():
             raise UserError(f"sweep_dir={c.sweep_dir} is not a directory")
-        paths += sorted(p.parent for p in Path(c.sweep_dir).glob("**/metrics.jsonl"))
+        paths += [run.path for run in RunDir.below(Path(c.sweep_dir))]
     if paths:
         runs = [load_local_run(p) for p in paths]
     elif c.wandb_project:

@@ -24,6 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sac.config import UserError
 
+METRICS = "metrics.jsonl"
+
 
 class Status(str, Enum):
     new = "new"
@@ -75,13 +77,18 @@ class MetricsFile:
 class RunDir:
     path: Path
 
+    @staticmethod
+    def below(root: Path) -> list[RunDir]:
+        """Every run directory under `root` (a sweep's), in path order."""
+        return [RunDir(p.parent) for p in sorted(root.glob(f"**/{METRICS}"))]
+
     @property
     def config_path(self) -> Path:
         return self.path / "config.yaml"
 
     @property
     def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
+        return self.path / METRICS
 
     @property
     def info_path(self) -> Path:
