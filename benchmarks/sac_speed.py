@@ -1,14 +1,16 @@
-"""Training throughput of this package's SAC and Stable-Baselines3's, side by side in one process.
+"""Training throughput of this package's SAC, Stable-Baselines3's and SBX's (JAX), side by side in one run.
 
-    python benchmarks/sac_speed.py                       # HalfCheetah-v5, 1000 warm-up + 3000 timed steps
+    python benchmarks/sac_speed.py                       # HalfCheetah-v5: 1000 random + 200 warm-up + 3000 timed
     python benchmarks/sac_speed.py --env Hopper --steps 5000 --threads 1
     python benchmarks/sac_speed.py --encoder vae          # also SAC on a VAE latent (encoder=vae)
     python benchmarks/sac_speed.py --profile              # and where an update's time goes (torch.profiler)
     python benchmarks/sac_speed.py --device cuda --compile --cudagraphs --skip-sb3   # a GPU's speed switches
 
-Both run the same settings: batch 256, 256x256 networks, one gradient update per env step, Adam 3e-4,
-the same torch thread count. Only steps after `learning_starts` are timed, so every timed step
-includes an environment step, an action from the policy, a buffer insert and one full SAC update.
+All run the same settings: batch 256, 256x256 networks, one gradient update per env step, Adam 3e-4,
+the same core count (SBX in a process of its own pinned to `--threads` cores, since JAX sizes its thread
+pool to the cores it sees; without `pip install -e ".[bench]"` it says so and the rest runs). Timing starts
+after `learning_starts` and `--update-warmup` steps with updates (JIT and compile warm-up), so every timed
+step includes an environment step, an action from the policy, a buffer insert and one full SAC update.
 Quote the ratio: absolute times on a shared machine are noisy. It also prints the replay buffer's
 bytes per transition for Humanoid-v5 at 1M capacity against the (obs_dim + act_dim + 3) * 4 budget.
 """
@@ -16,7 +18,10 @@ bytes per transition for Humanoid-v5 at 1M capacity against the (obs_dim + act_d
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -70,25 +75,32 @@ def ours(
     return steps / (times[start + steps] - times[start])
 
 
-def stable_baselines3(env: str, warmup: int, steps: int) -> float:
-    """Steps/s of SB3's SAC from its `warmup`-th env step to the end of `learn`."""
+def peer(library: str, env: str, warmup: int, update_warmup: int, steps: int) -> float:
+    """Steps/s of Stable-Baselines3's (`sb3`) or SBX's (`sbx`, JAX) SAC over `steps` steps with one update
+    each, timed from step warmup + update_warmup (SBX's XLA compile happens in the first updates, untimed)."""
     import gymnasium as gym
-    from stable_baselines3 import SAC
+
+    if library == "sbx":
+        from sbx import SAC
+    else:
+        from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
-    class MarkWarmupEnd(BaseCallback):
-        start = 0.0
+    start = warmup + update_warmup
+
+    class MarkStart(BaseCallback):
+        at = 0.0
 
         def _on_step(self) -> bool:
-            if self.num_timesteps == warmup:
-                MarkWarmupEnd.start = time.perf_counter()
+            if self.num_timesteps == start:
+                MarkStart.at = time.perf_counter()
             return True
 
     model = SAC(
         "MlpPolicy",
         gym.make(env_id(env)),
         learning_rate=3e-4,
-        buffer_size=warmup + steps,
+        buffer_size=start + steps,
         learning_starts=warmup,
         batch_size=256,
         tau=0.005,
@@ -96,12 +108,28 @@ def stable_baselines3(env: str, warmup: int, steps: int) -> float:
         train_freq=1,
         gradient_steps=1,
         policy_kwargs={"net_arch": [256, 256]},
-        device="cpu",
         seed=0,
         verbose=0,
+        **({} if library == "sbx" else {"device": "cpu"}),
     )
-    model.learn(total_timesteps=warmup + steps, callback=MarkWarmupEnd())
-    return steps / (time.perf_counter() - MarkWarmupEnd.start)
+    model.learn(total_timesteps=start + steps, callback=MarkStart())
+    return steps / (time.perf_counter() - MarkStart.at)
+
+
+def sbx_in_own_process(env: str, warmup: int, update_warmup: int, steps: int, cores: int) -> float | str:
+    """SBX in a process of its own, pinned to `cores` cores (JAX sizes its thread pool to what it sees),
+    or why it could not run."""
+    if importlib.util.find_spec("sbx") is None:
+        return 'not installed: pip install -e ".[bench]"'
+    code = (
+        f"import os, sys; os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{cores}]); "
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r}); from sac_speed import peer; "
+        f"print(peer('sbx', {env!r}, {warmup}, {update_warmup}, {steps}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        return f"failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def profile(env: str, warmup: int, updates: int = 300) -> None:
@@ -185,6 +213,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="timed steps, each with one update")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--skip-sbx", action="store_true")
+    parser.add_argument(
+        "--update-warmup", type=int, default=200, help="steps with updates before the timed window (JIT, compile)"
+    )
     parser.add_argument(
         "--encoder",
         choices=["none", "vae"],
@@ -199,7 +231,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     print(f"{env_id(args.env)}, {args.steps} timed steps after {args.warmup} warm-up, {args.threads} torch threads")
-    ours_rate = ours(args.env, args.warmup, args.steps, device=args.device)
+    ours_rate = ours(args.env, args.warmup, args.steps, device=args.device, update_warmup=args.update_warmup)
     results = {f"this package ({args.device})": ours_rate}
     if args.encoder == "vae":
         results["this package, encoder=vae"] = ours(
@@ -217,11 +249,19 @@ def main() -> None:
             args.env, args.warmup, args.steps, device=args.device, compile=True, cudagraphs=True, update_warmup=200
         )
     if not args.skip_sb3:
-        results["Stable-Baselines3 SAC"] = stable_baselines3(args.env, args.warmup, args.steps)
+        results["Stable-Baselines3 SAC"] = peer("sb3", args.env, args.warmup, args.update_warmup, args.steps)
+    sbx_rate: float | str | None = None
+    if not args.skip_sbx:
+        sbx_rate = sbx_in_own_process(args.env, args.warmup, args.update_warmup, args.steps, args.threads)
+        if isinstance(sbx_rate, float):
+            results["SBX SAC (JAX)"] = sbx_rate
     for name, rate in results.items():
         print(f"  {name:<32} {rate:8.1f} steps/s")
-    if "Stable-Baselines3 SAC" in results:
-        print(f"  {'ratio (this package / SB3)':<32} {ours_rate / results['Stable-Baselines3 SAC']:8.2f}x")
+    if isinstance(sbx_rate, str):
+        print(f"  {'SBX SAC (JAX)':<32} {sbx_rate}")
+    for peer_name, label in (("Stable-Baselines3 SAC", "SB3"), ("SBX SAC (JAX)", "SBX")):
+        if peer_name in results:
+            print(f"  {f'ratio (this package / {label})':<32} {ours_rate / results[peer_name]:8.2f}x")
     if args.encoder == "vae":
         print(f"  {'ratio (encoder=vae / none)':<32} {results['this package, encoder=vae'] / ours_rate:8.2f}x")
     replay_bytes()
