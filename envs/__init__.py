@@ -22,6 +22,10 @@ ENV_IDS: dict[str, str] = {
     "InvertedPendulum": "InvertedPendulum-v5",
     "InvertedDoublePendulum": "InvertedDoublePendulum-v5",
     "Pendulum": "Pendulum-v1",
+    # Discrete actions: SAC with a categorical actor (sac/discrete.py).
+    "CartPole": "CartPole-v1",
+    "Acrobot": "Acrobot-v1",
+    "LunarLander": "LunarLander-v3",
 }
 
 

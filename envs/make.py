@@ -27,8 +27,9 @@ def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: 
     """Build the env with the wrapper stack, innermost first, and seed it.
 
     The returned env has float32 observations (obs_dim,), actions in [-1, 1]^act_dim (mapped once,
-    here, to the env's bounds), `info["episode"]` at episode ends, and a first `reset()` that uses
-    `seed`. Spaces the agents cannot train on raise EnvError, before any wrapper is applied.
+    here, to the env's bounds) or, for a Discrete space, an action index in {0, ..., n - 1},
+    `info["episode"]` at episode ends, and a first `reset()` that uses `seed`. Spaces the agents
+    cannot train on raise EnvError, before any wrapper is applied.
     """
     try:
         env = gym.make(env_id(cfg.name), max_episode_steps=cfg.max_episode_steps, render_mode=render_mode, **kwargs)
@@ -40,29 +41,45 @@ def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: 
         env.close()
         raise
     env = RecordEpisodeStatistics(env)
-    with warnings.catch_warnings():  # RescaleAction casts its own float64 bounds to float32 and warns about it
-        warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
-        env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
+    if not is_discrete(env.action_space):
+        with warnings.catch_warnings():  # RescaleAction casts its own float64 bounds to float32 and warns about it
+            warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
+            env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
     env = TransformObservation(env, lambda obs: obs.astype(np.float32), _float32_box(env.observation_space))
     return SeedFirstReset(env, seed)
 
 
 def check_spaces(name: str, observation_space: gym.Space, action_space: gym.Space) -> None:
-    """Observations must be a flat Box (obs_dim,) and actions a flat, bounded Box (act_dim,)."""
+    """Observations must be a flat Box (obs_dim,); actions a flat, bounded Box (act_dim,) or Discrete(n) from 0."""
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         raise EnvError(
             f"env.name={name} has observation space {observation_space}: this package trains on a flat Box (obs_dim,)"
         )
+    if isinstance(action_space, gym.spaces.Discrete):
+        if action_space.start != 0 or action_space.n < 2:
+            raise EnvError(f"env.name={name} has action space {action_space}: a Discrete space needs n >= 2, from 0")
+        return
     if not (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1):
-        raise EnvError(f"env.name={name} has action space {action_space}: this package trains on a flat Box (act_dim,)")
+        raise EnvError(
+            f"env.name={name} has action space {action_space}: this package trains on a flat Box (act_dim,) "
+            "or a Discrete(n)"
+        )
     if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
         raise EnvError(f"env.name={name} has unbounded actions {action_space}: a tanh policy needs finite bounds")
 
 
 def dims(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
-    """(obs_dim, act_dim) of spaces that passed `check_spaces`."""
-    assert observation_space.shape is not None and action_space.shape is not None
+    """(obs_dim, act_dim) of spaces that passed `check_spaces`; act_dim is n, the number of actions, for Discrete(n)."""
+    assert observation_space.shape is not None
+    if isinstance(action_space, gym.spaces.Discrete):
+        return observation_space.shape[0], int(action_space.n)
+    assert action_space.shape is not None
     return observation_space.shape[0], action_space.shape[0]
+
+
+def is_discrete(action_space: gym.Space) -> bool:
+    """True for a Discrete action space: the agent is discrete SAC and an action is one index."""
+    return isinstance(action_space, gym.spaces.Discrete)
 
 
 def _float32_box(space: gym.Space) -> gym.spaces.Box:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -27,6 +28,8 @@ def get_env_state(env: gym.Env) -> dict[str, Any]:
         "np_random": e.np_random.bit_generator.state,
         "action_space_rng": env.action_space.np_random.bit_generator.state,
     }
+    if hasattr(e, "world"):  # a Box2D world (LunarLander, BipedalWalker): bodies and joints, not plain data
+        state["box2d"] = True
     if isinstance(e, MujocoEnv):
         import mujoco
 
@@ -36,8 +39,13 @@ def get_env_state(env: gym.Env) -> dict[str, Any]:
     return state
 
 
-def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
-    """Inverse of `get_env_state` on an env built by `make_env` with the same config."""
+def set_env_state(env: gym.Env, state: dict[str, Any]) -> np.ndarray | None:
+    """Inverse of `get_env_state` on an env built by `make_env` with the same config.
+
+    Returns None when the episode in progress continues exactly. A Box2D world cannot be rebuilt from
+    plain data, so for a Box2D env the RNGs are restored and a new episode starts: its first
+    observation is returned, and the resumed run is reproducible but not identical to an uninterrupted one.
+    """
     e, layers = env, iter(state["layers"])
     while True:
         for key, value in next(layers).items():
@@ -53,6 +61,13 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
         assert isinstance(e, MujocoEnv), "a MuJoCo state restores into a MuJoCo env only"
         buffer = np.asarray(state["mujoco"], dtype=np.float64)
         mujoco.mj_setState(e.model, e.data, buffer, mujoco.mjtState.mjSTATE_INTEGRATION)
+    if state.get("box2d"):
+        warnings.warn(
+            "a Box2D env cannot restore its episode in progress: the resumed run starts a new one", stacklevel=2
+        )
+        obs, _ = env.reset()
+        return np.asarray(obs)
+    return None
 
 
 def _is_plain(value: Any) -> bool:

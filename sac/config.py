@@ -37,6 +37,17 @@ class ActorEstimator(str, Enum):
     """Log-derivative: K actions per state sampled without gradient, differentiated through log pi."""
 
 
+class DiscreteEstimator(str, Enum):
+    exact = "exact"
+    """The actor loss summed over every action: the exact gradient (Christodoulou 2019)."""
+    score = "score"
+    """Log-derivative with K sampled actions per state and a leave-one-out baseline: unbiased."""
+    gumbel = "gumbel"
+    """Gumbel-softmax: pathwise through a relaxed one-hot at temperature tau: biased, less so as tau -> 0."""
+    straight_through = "straight_through"
+    """A hard one-hot forward, the Gumbel-softmax gradient backward: biased, low variance."""
+
+
 class PolicyName(str, Enum):
     tanh_gaussian = "tanh_gaussian"
     """a = tanh(u), u ~ N(mu, std^2): sac/distributions.py."""
@@ -81,7 +92,8 @@ class AgentConfig:
     learn_alpha: bool = True
     """Tune alpha towards the target entropy (SAC v2); False keeps init_alpha fixed."""
     target_entropy: float | None = None
-    """Target policy entropy; None means -act_dim (the papers' heuristic)."""
+    """Target policy entropy; None means -act_dim (the papers' heuristic), or for discrete actions
+    target_entropy_fraction * log|A|."""
     policy: PolicyName = PolicyName.tanh_gaussian
     """The actor's distribution: tanh_gaussian (pathwise gradient) | beta (implicit pathwise gradient)."""
     log_std_min: float = -5.0
@@ -94,6 +106,12 @@ class AgentConfig:
     reparam_samples: int = 1
     """Actions per state averaged in the pathwise estimate. Each costs a critic evaluation, as each of the
     score estimator's does: reparam_samples = score_samples compares the two at equal cost."""
+    discrete_estimator: DiscreteEstimator = DiscreteEstimator.exact
+    """Discrete actions only: exact | score | gumbel | straight_through (sac/categorical.py, sac/discrete.py)."""
+    gumbel_temperature: float = 1.0
+    """Discrete actions only: tau of the gumbel and straight_through estimators' relaxed samples."""
+    target_entropy_fraction: float = 0.5
+    """Discrete actions only: the target entropy as a fraction of the uniform policy's, log|A|."""
 
 
 @dataclass
@@ -373,7 +391,10 @@ def validate_train(c: TrainConfig) -> None:
             "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2 and reference_samples >= 1, "
             f"got {d.grad_variance_every}, {d.samples}, {d.reference_samples}"
         )
+    _in_unit_interval({"agent.target_entropy_fraction": a.target_entropy_fraction})
+    _positive({"agent.gumbel_temperature": a.gumbel_temperature})
     _choice("agent.actor_estimator", a.actor_estimator, ActorEstimator)
+    _choice("agent.discrete_estimator", a.discrete_estimator, DiscreteEstimator)
     _choice("agent.policy", a.policy, PolicyName)
     _choice("encoder.name", e.name, EncoderName)
     _choice("encoder.latent", e.latent, Latent)
@@ -383,6 +404,37 @@ def validate_train(c: TrainConfig) -> None:
         encoder = EncoderName(e.name).value
         raise UserError(f"cudagraphs=true needs encoder=none, not encoder={encoder} (its update is host control flow)")
     _env(c.env)
+
+
+def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None:
+    """Options that apply to one kind of action space only, once the env shows which kind it has."""
+    a, defaults = c.agent, AgentConfig()
+    if discrete:
+        continuous_only = {
+            "agent.policy": (a.policy, defaults.policy),
+            "agent.actor_estimator": (a.actor_estimator, defaults.actor_estimator),
+            "agent.reparam_samples": (a.reparam_samples, defaults.reparam_samples),
+            "encoder": (c.encoder.name, EncoderName.none),
+            "compile": (c.compile, False),
+            "cudagraphs": (c.cudagraphs, False),
+        }
+        for key, (value, default) in continuous_only.items():
+            if value != default:
+                shown = value.value if isinstance(value, Enum) else value
+                raise UserError(
+                    f"{key}={shown} is for continuous actions; env.name={env_name} has discrete ones "
+                    "(discrete SAC's options: agent.discrete_estimator, gumbel_temperature, target_entropy_fraction)"
+                )
+        return
+    discrete_only = {
+        "agent.discrete_estimator": (a.discrete_estimator, defaults.discrete_estimator),
+        "agent.gumbel_temperature": (a.gumbel_temperature, defaults.gumbel_temperature),
+        "agent.target_entropy_fraction": (a.target_entropy_fraction, defaults.target_entropy_fraction),
+    }
+    for key, (value, default) in discrete_only.items():
+        if value != default:
+            shown = value.value if isinstance(value, Enum) else value
+            raise UserError(f"{key}={shown} is for discrete actions; env.name={env_name} has continuous (Box) ones")
 
 
 def validate_reinforce(c: ReinforceConfig) -> None:

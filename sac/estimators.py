@@ -15,6 +15,7 @@ same random numbers whether or not they run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,8 @@ from torch.distributions import Normal
 from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
-from sac.config import ActorEstimator, PolicyName
+from sac.config import ActorEstimator, DiscreteEstimator, PolicyName
+from sac.discrete import DiscreteSAC
 
 if TYPE_CHECKING:
     from sac.agent import SAC
@@ -74,6 +76,20 @@ def gradient_statistics(samples: Tensor, reference: Tensor) -> dict[str, Tensor]
     }
 
 
+def bias_statistics(samples: Tensor, reference: Tensor, reference_variance: float | Tensor = 0.0) -> dict[str, Tensor]:
+    """How far the mean of n estimates (n, P) lies from a reference gradient (P,), against the noise alone.
+
+    bias_norm  ||mean_i g_i - reference||
+    bias_se    sqrt(tr Cov(g) / n + reference_variance): the root-mean-square size of bias_norm that the
+               noise of the mean (and of the reference: tr of its covariance, 0 for an exact gradient)
+               alone gives, E||noise||^2 = tr Cov / n. An unbiased estimator shows bias_norm near bias_se
+    bias_z     bias_norm / bias_se: about 1 (below about 2) when unbiased, much larger for a real bias
+    """
+    bias_norm = (samples.mean(0) - reference).norm()
+    bias_se = (samples.var(0, unbiased=True).sum() / samples.shape[0] + reference_variance).sqrt()
+    return {"bias_norm": bias_norm, "bias_se": bias_se, "bias_z": bias_norm / bias_se}
+
+
 def gaussian_pathwise_loss(f: Callable[[Tensor], Tensor]) -> Callable[[Params], Tensor]:
     """x = mu + sigma * eps, eps ~ N(0, 1); one sample; the gradient flows through x: f'(x) * dx/dtheta."""
 
@@ -95,7 +111,7 @@ def gaussian_score_loss(f: Callable[[Tensor], Tensor]) -> Callable[[Params], Ten
 
 
 def actor_gradient_diagnostics(
-    agent: SAC, obs: Tensor, samples: int, reference_samples: int, seed: int
+    agent: SAC | DiscreteSAC, obs: Tensor, samples: int, reference_samples: int, seed: int
 ) -> dict[str, Tensor]:
     """The actor-gradient estimators on the live actor and critics, at the replay batch obs (B, obs_dim):
     pathwise with one sample (`reparam`), pathwise with K = score_samples samples (`reparam_k`, the score
@@ -105,7 +121,10 @@ def actor_gradient_diagnostics(
     is the mean of `reference_samples` pathwise estimates (the lower-variance unbiased estimator),
     computed in one pass over the batch tiled that many times. Nothing of the agent is modified and the
     global RNG is restored afterwards. Returns {"grad/<estimator>/<statistic>": 0-dim tensor}.
+    A discrete agent's estimators are measured against its exact gradient instead (`discrete_gradient_diagnostics`).
     """
+    if isinstance(agent, DiscreteSAC):
+        return discrete_gradient_diagnostics(agent, obs, samples, seed)
     params = {k: v.detach() for k, v in agent.actor.named_parameters()}
     with torch.no_grad():
         features = agent.encoder.features(obs, deterministic=True)  # what the actor sees
@@ -125,12 +144,53 @@ def actor_gradient_diagnostics(
         torch.manual_seed(seed)
         reference = autograd_gradient(loss_fn(ActorEstimator.reparam, features.repeat(reference_samples, 1)), params)
         metrics: dict[str, Tensor] = {}
+        reference_variance = torch.tensor(0.0)
         for name, estimator, cost in diagnosed:
+            start = time.perf_counter()
             estimates = gradient_samples(loss_fn(estimator, features, cost), params, samples, vectorize)
+            seconds = time.perf_counter() - start
             stats = gradient_statistics(estimates, reference)
+            if name == "reparam":  # the reference averages reference_samples of these estimates
+                reference_variance = stats["total_variance"] / reference_samples
+            stats |= bias_statistics(estimates, reference, reference_variance)
+            stats["ms_per_estimate"] = torch.tensor(1000.0 * seconds / samples)
             # Averaging m estimates divides the variance by m and multiplies the cost by m: variance x cost
             # is the variance at a budget of one critic evaluation per state (lower is more efficient).
             stats["critic_evals"] = torch.tensor(float(cost))
             stats["variance_times_cost"] = stats["total_variance"] * cost
             metrics |= {f"grad/{name}/{stat}": value for stat, value in stats.items()}
+    return metrics
+
+
+def discrete_gradient_diagnostics(agent: DiscreteSAC, obs: Tensor, samples: int, seed: int) -> dict[str, Tensor]:
+    """Every discrete actor-gradient estimator on the live actor and critics at the replay batch obs (B, obs_dim),
+    measured against the exact gradient on that batch: the one place in RL where it is cheap, a sum over |A|.
+
+    The critics give Q(s, .) for every action in one pass, so each estimator costs one critic evaluation per state:
+    they differ in variance and bias only. Returns {"grad/<estimator>/<statistic>": 0-dim tensor}, the exact
+    gradient's norm under grad/exact/norm_of_mean.
+    """
+    params = {k: v.detach() for k, v in agent.actor.named_parameters()}
+
+    def loss_fn(estimator: DiscreteEstimator) -> Callable[[Params], Tensor]:
+        return lambda p: agent.actor_objective(functional_call(agent.actor, p, (obs,)), obs, estimator)
+
+    devices = [obs.device] if obs.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        start = time.perf_counter()
+        exact = autograd_gradient(loss_fn(DiscreteEstimator.exact), params)
+        metrics = {
+            "grad/exact/norm_of_mean": exact.norm(),
+            "grad/exact/ms_per_estimate": torch.tensor(1000.0 * (time.perf_counter() - start)),
+        }
+        for estimator in (DiscreteEstimator.score, DiscreteEstimator.gumbel, DiscreteEstimator.straight_through):
+            start = time.perf_counter()
+            estimates = gradient_samples(loss_fn(estimator), params, samples)
+            seconds = time.perf_counter() - start
+            stats = gradient_statistics(estimates, exact) | bias_statistics(estimates, exact)
+            stats["ms_per_estimate"] = torch.tensor(1000.0 * seconds / samples)
+            stats["critic_evals"] = torch.tensor(1.0)
+            stats["variance_times_cost"] = stats["total_variance"]
+            metrics |= {f"grad/{estimator.value}/{stat}": value for stat, value in stats.items()}
     return metrics

@@ -21,6 +21,7 @@ from sac.cli import resolve_device
 from sac.config import (
     ActorEstimator,
     AgentConfig,
+    DiscreteEstimator,
     EncoderConfig,
     EnvConfig,
     EvaluateConfig,
@@ -31,18 +32,20 @@ from sac.config import (
     to_object,
     validate_evaluate,
 )
+from sac.discrete import DiscreteSAC
 from sac.logger import Logger
 from sac.reinforce import Reinforce
-from sac.rollout import EVAL_SEED_OFFSET, run_episodes
-from sac.rundir import RunDir, algorithm_label, sac_label
+from sac.rollout import EVAL_SEED_OFFSET, Action, run_episodes
+from sac.rundir import RunDir, algorithm_label, discrete_sac_label, sac_label
 
 # "sac" alone: checkpoints written before runs were labelled by their estimator.
 SAC_LABELS = {sac_label(p.value, e.value) for p in PolicyName for e in ActorEstimator} | {"sac"}
+DISCRETE_SAC_LABELS = {discrete_sac_label(e.value) for e in DiscreteEstimator}
 
 
-def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray, bool], np.ndarray], dict[str, Any]]:
-    """A saved SAC or REINFORCE policy as `act(obs (obs_dim,), deterministic) -> action in [-1, 1]`, and its
-    checkpoint's metadata."""
+def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray, bool], Action], dict[str, Any]]:
+    """A saved SAC, discrete SAC or REINFORCE policy as `act(obs (obs_dim,), deterministic) -> action` (in [-1, 1],
+    or an action index), and its checkpoint's metadata."""
     state, meta, _ = load_checkpoint(path)
     algorithm = meta.get("algorithm")
     try:
@@ -54,6 +57,9 @@ def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray,
         encoder = _typed(EncoderConfig, meta["config"].get("encoder", {}), path)
         agent: Any = SAC(obs_dim, act_dim, _typed(AgentConfig, agent_cfg, path), device, encoder)
         act = agent.act
+    elif algorithm in DISCRETE_SAC_LABELS:
+        agent = DiscreteSAC(obs_dim, act_dim, _typed(AgentConfig, agent_cfg, path), device)
+        act = agent.act
     elif algorithm == algorithm_label("reinforce"):
         agent = Reinforce(obs_dim, act_dim, _typed(ReinforceAgentConfig, agent_cfg, path), device)
 
@@ -61,7 +67,9 @@ def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray,
             return np.clip(agent.act(obs[None], deterministic)[0], -1.0, 1.0)
 
     else:
-        raise CheckpointError(f"checkpoint {path} is of an unknown algorithm {algorithm!r} (allowed: sac, reinforce)")
+        raise CheckpointError(
+            f"checkpoint {path} is of an unknown algorithm {algorithm!r} (allowed: sac, sac-discrete, reinforce)"
+        )
     restore(agent, state["agent"], path)
     return act, meta
 

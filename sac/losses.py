@@ -1,7 +1,8 @@
 """SAC losses as plain functions in the symbols of Haarnoja et al. (2018, "SAC: Algorithms and Applications").
 
 They compute and return; the agent owns the networks and steps the optimizers.
-Shapes: reward, terminated, log-probs (B,); Q values (E, B).
+Shapes: reward, terminated, log-probs (B,); Q values (E, B). Discrete SAC (Christodoulou 2019): action
+probabilities and log-probabilities (B, |A|), Q values of every action (E, B, |A|).
 """
 
 from __future__ import annotations
@@ -60,6 +61,65 @@ def actor_loss_score(alpha: Tensor, logp: Tensor, q: Tensor) -> Tensor:
     k = logp.shape[0]
     if q.dim() != 3 or q.shape[1:] != logp.shape:
         raise ValueError(f"q must be (E, K, B) = (E, {k}, {logp.shape[1]}), got {tuple(q.shape)}")
-    f = (alpha.detach() * logp - q.min(dim=0).values).detach()  # (K, B)
+    return score_surrogate(alpha.detach() * logp - q.min(dim=0).values, logp)
+
+
+def score_surrogate(f: Tensor, logp: Tensor) -> Tensor:
+    """mean_k (f_k - b_k) log pi(a_k|s), whose gradient estimates grad E_a[f(a)] when f does not depend on theta.
+
+    f, logp (K, B): the cost and the differentiable log-prob of K actions per state sampled without gradient;
+    b_k = mean_{j != k} f_j is the leave-one-out baseline (Kool et al. 2019), independent of a_k, so unbiased.
+    """
+    k = logp.shape[0]
+    f = f.detach()
     baseline = (f.sum(dim=0, keepdim=True) - f) / (k - 1)  # (K, B)
     return ((f - baseline) * logp).mean()
+
+
+def _check_q_all(q: Tensor, probs: Tensor, name: str = "q") -> None:
+    """Q values of every action must be (E, B, |A|), aligned with the probabilities (B, |A|)."""
+    if q.dim() != 3 or q.shape[1:] != probs.shape:
+        raise ValueError(f"{name} must be (E, B, |A|) = (E, {', '.join(map(str, probs.shape))}), got {tuple(q.shape)}")
+
+
+def discrete_soft_target(
+    reward: Tensor,
+    terminated: Tensor,
+    gamma: float,
+    q_next: Tensor,
+    alpha: Tensor,
+    probs_next: Tensor,
+    log_probs_next: Tensor,
+) -> Tensor:
+    """y = r + gamma (1 - terminated) sum_a' pi(a'|s') (min_j Q'_j(s', a') - alpha log pi(a'|s')).  (B,)
+
+    The soft value of s' is an exact sum over the actions instead of a one-sample estimate (Christodoulou 2019,
+    eq. 10); q_next (E, B, |A|), probs_next and log_probs_next (B, |A|).
+    """
+    _check_q_all(q_next, probs_next, "q_next")
+    soft_value = (probs_next * (q_next.min(dim=0).values - alpha * log_probs_next)).sum(-1)  # (B,)
+    return reward + gamma * (1.0 - terminated) * soft_value
+
+
+def discrete_actor_loss(alpha: Tensor, probs: Tensor, log_probs: Tensor, q: Tensor) -> Tensor:
+    """J_pi = E_s[sum_a pi(a|s) (alpha log pi(a|s) - min_j Q_j(s, a))], exact (Christodoulou 2019, eq. 12)."""
+    _check_q_all(q, probs)
+    return (probs * (alpha.detach() * log_probs - q.min(dim=0).values)).sum(-1).mean()
+
+
+def discrete_entropy_term(alpha: Tensor, probs: Tensor, log_probs: Tensor) -> Tensor:
+    """alpha E_s[sum_a pi(a|s) log pi(a|s)], the entropy part of J_pi, exact: (B, |A|) each -> scalar.
+
+    The sampled discrete estimators estimate only the E_a[Q] part and take this part exactly: it costs no critic
+    evaluation, and a relaxed sample has a density on the simplex, not the categorical's log-prob, so there is no
+    sample-based entropy term to differentiate that would estimate the same objective.
+    """
+    return (alpha.detach() * probs * log_probs).sum(-1).mean()
+
+
+def relaxed_actor_loss(alpha: Tensor, probs: Tensor, log_probs: Tensor, q: Tensor, y: Tensor) -> Tensor:
+    """J_pi with E_a[min_j Q_j(s, a)] read at K relaxed (or straight-through) one-hots y (K, B, |A|) as
+    Q(s, .) . y, differentiated through y; q (E, B, |A|) carries no gradient to the critics."""
+    _check_q_all(q, probs)
+    q_at_y = (y * q.min(dim=0).values).sum(-1)  # (K, B)
+    return discrete_entropy_term(alpha, probs, log_probs) - q_at_y.mean()

@@ -1,4 +1,5 @@
-"""Actor and critic networks. Batch-first: obs (B, obs_dim), actions (B, act_dim), Q values (E, B)."""
+"""Actor and critic networks. Batch-first: obs (B, obs_dim), actions (B, act_dim), Q values (E, B);
+for discrete actions, logits (B, |A|) and the Q values of every action (E, B, |A|)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sac.beta import BetaPolicy
+from sac.categorical import Categorical
 from sac.distributions import TanhGaussian
 
 
@@ -53,16 +55,30 @@ class Actor(nn.Module):
         return TanhGaussian(mu, log_std)
 
 
+class CategoricalActor(nn.Module):
+    """obs (B, obs_dim) -> Categorical(logits (B, |A|)), the policy of discrete SAC."""
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: Sequence[int]) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden_sizes, num_actions)
+
+    def forward(self, obs: Tensor) -> Categorical:
+        return Categorical(self.net(obs))
+
+
 class CriticEnsemble(nn.Module):
     """E independent Q(s, a) MLPs evaluated as one batched matmul per layer: -> (E, B).
 
     Weights are stacked (E, in, out) so that the twin critics (and any larger ensemble) cost one
-    kernel launch per layer instead of E forward passes.
+    kernel launch per layer instead of E forward passes. With `num_actions` (discrete SAC) each critic
+    maps a state to the Q values of all its actions at once, (E, B, |A|): `q_all(obs)`.
     """
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], num_critics: int = 2) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], num_critics: int = 2, num_actions: int = 0
+    ) -> None:
         super().__init__()
-        sizes = [obs_dim + act_dim, *hidden_sizes, 1]
+        sizes = [obs_dim + act_dim, *hidden_sizes, num_actions or 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for fan_in, fan_out in itertools.pairwise(sizes):
@@ -78,7 +94,15 @@ class CriticEnsemble(nn.Module):
         With `detach_params`, gradients reach the action but not the critic's weights: the actor
         loss differentiates Q(s, a(theta)) through a only (SAC eq. 13 treats Q as fixed).
         """
-        x = torch.cat([obs, action], dim=-1).expand(self.num_critics, -1, -1)  # (E, B, in): a view, no copy
+        return self._stack(torch.cat([obs, action], dim=-1), detach_params).squeeze(-1)  # (E, B)
+
+    def q_all(self, obs: Tensor, detach_params: bool = False) -> Tensor:
+        """Q values of every action (E, B, |A|) for obs (B, obs_dim), in one pass (discrete SAC)."""
+        return self._stack(obs, detach_params)
+
+    def _stack(self, inputs: Tensor, detach_params: bool) -> Tensor:
+        """(B, in) -> (E, B, out)."""
+        x = inputs.expand(self.num_critics, -1, -1)  # (E, B, in): a view, no copy
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             if detach_params:
@@ -86,4 +110,4 @@ class CriticEnsemble(nn.Module):
             x = torch.baddbmm(b, x, w)  # (E, B, out)
             if i < last:
                 x = F.relu_(x)  # in place: baddbmm's backward does not need its output
-        return x.squeeze(-1)  # (E, B)
+        return x

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from envs import env_id
-from envs.make import dims, make_env
+from envs import EnvError, env_id
+from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state, set_env_state
 from sac.checkpoint import restore
 from sac.cli import resolve_device
@@ -137,6 +137,11 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
     try:
+        if is_discrete(envs.single_action_space):
+            raise EnvError(
+                f"env.name={c.env.name} has discrete actions: REINFORCE here trains a Gaussian policy on Box actions "
+                "(train_sac.py trains discrete SAC)"
+            )
         obs_dim, act_dim = dims(envs.single_observation_space, envs.single_action_space)
         agent = Reinforce(obs_dim, act_dim, c.agent, device)
         meta = {"algorithm": algorithm_label("reinforce"), "env_id": env_id(c.env.name), "obs_dim": obs_dim,

@@ -11,7 +11,7 @@ from torch import Tensor
 
 class Batch(NamedTuple):
     obs: Tensor  # (B, obs_dim)
-    action: Tensor  # (B, act_dim)
+    action: Tensor  # (B, act_dim), or (B, 1) holding the index of a discrete action
     reward: Tensor  # (B,)
     next_obs: Tensor  # (B, obs_dim)
     terminated: Tensor  # (B,) float 0/1: 1 only at true terminal states, never at time limits
@@ -63,7 +63,7 @@ class ReplayBuffer:
     def add(
         self,
         obs: np.ndarray,
-        action: np.ndarray,
+        action: np.ndarray | int,
         reward: float,
         next_obs: np.ndarray,
         terminated: bool,
@@ -84,6 +84,12 @@ class ReplayBuffer:
             self.ptr, self.obs_written = (j + 1) % self.capacity, False
         else:
             self.ptr, self.obs_written = j, True
+
+    def end_episode(self) -> None:
+        """Cut the episode in progress without a transition, as a time limit would: its last state keeps its
+        row and the next `add` starts a new episode after it."""
+        if self.obs_written:
+            self.ptr, self.obs_written = (self.ptr + 1) % self.capacity, False
 
     def _set_has_next(self, row: int, value: bool) -> None:
         self.transitions += int(value) - int(self.has_next[row])

@@ -10,8 +10,10 @@ import numpy as np
 
 from envs.make import EnvSpec, make_env
 
-Policy = Callable[[np.ndarray], np.ndarray]
-"""One observation (obs_dim,) -> one action (act_dim,) in [-1, 1]."""
+Action = np.ndarray | int
+"""A continuous action (act_dim,) in [-1, 1], or the index of a discrete one."""
+Policy = Callable[[np.ndarray], Action]
+"""One observation (obs_dim,) -> one action."""
 
 # Training evaluates on start states seeded from seed + EVAL_SEED_OFFSET, away from the training seeds.
 EVAL_SEED_OFFSET = 1_000_000

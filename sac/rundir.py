@@ -38,13 +38,18 @@ class Status(str, Enum):
 
 def algorithm_label(algorithm: str, *variant: str) -> str:
     """The one name of what a run trains, in run.json, checkpoints, W&B job types and reports:
-    sac-reparam | sac-score | sac-beta-reparam | sac-beta-score | reinforce."""
+    sac-reparam | sac-score | sac-beta-reparam | sac-beta-score | sac-discrete-<estimator> | reinforce."""
     return "-".join((algorithm, *variant))
 
 
 def sac_label(policy: str, estimator: str) -> str:
     """SAC's label: the estimator, with the policy named when it is not the default tanh-Gaussian."""
     return algorithm_label("sac", estimator) if policy == "tanh_gaussian" else algorithm_label("sac", policy, estimator)
+
+
+def discrete_sac_label(estimator: str) -> str:
+    """Discrete SAC's label: sac-discrete-exact | -score | -gumbel | -straight_through."""
+    return algorithm_label("sac-discrete", estimator)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -16,16 +16,28 @@ import torch
 from torch import Tensor
 
 from envs import env_id
-from envs.make import dims, make_env
+from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state, set_env_state
 from sac.agent import SAC
 from sac.checkpoint import CheckpointError, restore
 from sac.cli import resolve_device
-from sac.config import ActorEstimator, PolicyName, TrainConfig, as_dict, validate_train
+from sac.config import (
+    ActorEstimator,
+    DiscreteEstimator,
+    PolicyName,
+    TrainConfig,
+    as_dict,
+    validate_action_space,
+    validate_train,
+)
+from sac.discrete import DiscreteSAC
 from sac.estimators import actor_gradient_diagnostics
 from sac.loop import Session, Snapshot, Throughput, due, rng_state, set_rng_state
 from sac.replay import ReplayBuffer
-from sac.rundir import RunDir, sac_label
+from sac.rollout import Action
+from sac.rundir import RunDir, discrete_sac_label, sac_label
+
+Agent = SAC | DiscreteSAC
 
 
 @dataclass
@@ -52,19 +64,18 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
     torch.manual_seed(c.seed)
     env = make_env(c.env, seed=c.seed)
-    obs_dim, act_dim = dims(env.observation_space, env.action_space)
-    agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder, compile=c.compile, cudagraphs=c.cudagraphs)
-    # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
-    buffer = ReplayBuffer(obs_dim, act_dim, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
-    label = sac_label(PolicyName(c.agent.policy).value, ActorEstimator(c.agent.actor_estimator).value)
-    meta = {
-        "algorithm": label,
-        "env_id": env_id(c.env.name),
-        "obs_dim": obs_dim,
-        "act_dim": act_dim,
-        "config": as_dict(c),
-    }
     try:
+        obs_dim, act_dim = dims(env.observation_space, env.action_space)
+        agent, label, action_columns = build_agent(c, obs_dim, act_dim, is_discrete(env.action_space), device)
+        # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
+        buffer = ReplayBuffer(obs_dim, action_columns, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
+        meta = {
+            "algorithm": label,
+            "env_id": env_id(c.env.name),
+            "obs_dim": obs_dim,
+            "act_dim": act_dim,
+            "config": as_dict(c),
+        }
         session = Session(RunDir(run_dir), c, meta, resume)
         state = _restore(session, agent, buffer, env, c) if session.resumed else LoopState(0, env.reset()[0])
         with session:
@@ -73,12 +84,25 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
         env.close()
 
 
+def build_agent(
+    c: TrainConfig, obs_dim: int, act_dim: int, discrete: bool, device: torch.device
+) -> tuple[Agent, str, int]:
+    """The agent for the env's action space, its label, and the columns a replay row stores for an action:
+    act_dim for a Box, one index for Discrete(act_dim)."""
+    validate_action_space(c, c.env.name, discrete)
+    if discrete:
+        label = discrete_sac_label(DiscreteEstimator(c.agent.discrete_estimator).value)
+        return DiscreteSAC(obs_dim, act_dim, c.agent, device), label, 1
+    agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder, compile=c.compile, cudagraphs=c.cudagraphs)
+    return agent, sac_label(PolicyName(c.agent.policy).value, ActorEstimator(c.agent.actor_estimator).value), act_dim
+
+
 def _run(
-    c: TrainConfig, session: Session, state: LoopState, env: gym.Env, agent: SAC, buffer: ReplayBuffer
+    c: TrainConfig, session: Session, state: LoopState, env: gym.Env, agent: Agent, buffer: ReplayBuffer
 ) -> dict[str, float]:
     throughput = Throughput(state.step)
 
-    def policy(obs: np.ndarray) -> np.ndarray:
+    def policy(obs: np.ndarray) -> Action:
         return agent.act(obs, deterministic=True)
 
     def snapshot() -> Snapshot:
@@ -107,7 +131,9 @@ def _run(
     return session.eval_metrics
 
 
-def collect(c: TrainConfig, env: gym.Env, agent: SAC, buffer: ReplayBuffer, state: LoopState, session: Session) -> None:
+def collect(
+    c: TrainConfig, env: gym.Env, agent: Agent, buffer: ReplayBuffer, state: LoopState, session: Session
+) -> None:
     """One env step: uniform random actions before learning_starts, the policy's samples after."""
     action = env.action_space.sample() if state.step <= c.learning_starts else agent.act(state.obs)
     next_obs, reward, terminated, truncated, info = env.step(action)
@@ -121,7 +147,7 @@ def collect(c: TrainConfig, env: gym.Env, agent: SAC, buffer: ReplayBuffer, stat
         state.obs, _ = env.reset()
 
 
-def update(c: TrainConfig, agent: SAC, buffer: ReplayBuffer, state: LoopState) -> None:
+def update(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, state: LoopState) -> None:
     """utd_ratio gradient updates per env step from learning_starts on; a fraction accumulates."""
     if state.step < c.learning_starts:
         return
@@ -131,7 +157,7 @@ def update(c: TrainConfig, agent: SAC, buffer: ReplayBuffer, state: LoopState) -
         state.updates_due -= 1.0
 
 
-def diagnose(c: TrainConfig, agent: SAC, buffer: ReplayBuffer, step: int) -> dict[str, Tensor]:
+def diagnose(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, step: int) -> dict[str, Tensor]:
     """Both actor-gradient estimators on one replay batch. Their own generator and seed per call:
     neither the replay sampling stream nor the global RNG moves, so training is the same with or without."""
     generator = torch.Generator().manual_seed(c.seed + step)
@@ -140,7 +166,7 @@ def diagnose(c: TrainConfig, agent: SAC, buffer: ReplayBuffer, step: int) -> dic
     return actor_gradient_diagnostics(agent, obs, d.samples, d.reference_samples, seed=c.seed + step)
 
 
-def _restore(session: Session, agent: SAC, buffer: ReplayBuffer, env: gym.Env, c: TrainConfig) -> LoopState:
+def _restore(session: Session, agent: Agent, buffer: ReplayBuffer, env: gym.Env, c: TrainConfig) -> LoopState:
     resumed = session.resumed
     assert resumed is not None
     path = session.run.latest
@@ -151,6 +177,9 @@ def _restore(session: Session, agent: SAC, buffer: ReplayBuffer, env: gym.Env, c
     restore(agent, resumed.state["agent"], path)
     restore(buffer, resumed.replay, path)
     set_rng_state(resumed.state, agent.device)
-    set_env_state(env, resumed.loop["env"])
+    new_episode = set_env_state(env, resumed.loop["env"])
+    obs = resumed.state["obs"].numpy() if new_episode is None else new_episode
+    if new_episode is not None:
+        buffer.end_episode()
     metrics: dict[str, Any] = resumed.state.get("metrics", {})
-    return LoopState(resumed.step, resumed.state["obs"].numpy(), float(resumed.loop["updates_due"]), metrics)
+    return LoopState(resumed.step, obs, float(resumed.loop["updates_due"]), metrics)

@@ -58,10 +58,21 @@ CASES = [
         "env.name=Blackjack-v1",
         "env.name=Blackjack-v1 has observation space Tuple(Discrete(32), Discrete(11), Discrete(2)): this package trains on a flat Box (obs_dim,)",
     ),
+    ("train_sac", "env=CartPole agent.gumbel_temperature=0", "agent.gumbel_temperature=0.0 is invalid: it must be > 0"),
     (
         "train_sac",
-        "env.name=CartPole-v1",
-        "env.name=CartPole-v1 has action space Discrete(2): this package trains on a flat Box (act_dim,)",
+        "env=Hopper agent.discrete_estimator=gumbel",
+        "agent.discrete_estimator=gumbel is for discrete actions; env.name=Hopper has continuous (Box) ones",
+    ),
+    (
+        "train_sac",
+        "env=CartPole encoder=vae",
+        "encoder=vae is for continuous actions; env.name=CartPole has discrete ones",
+    ),
+    (
+        "train_sac",
+        "env=CartPole agent.target_entropy_fraction=1.5",
+        "agent.target_entropy_fraction=1.5 is invalid: it must be in (0, 1]",
     ),
     ("train_sac", "env.name=NoSuchEnv-v0", "env.name=NoSuchEnv-v0 is unknown: allowed are HalfCheetah, Hopper"),
     ("train_sac", "agent.hidden_sizes=[]", "agent.hidden_sizes=[] is invalid: it needs one or more widths > 0"),
@@ -69,7 +80,11 @@ CASES = [
     ("train_sac", "resume=/nonexistent", "resume=/nonexistent is not a run directory: it has no config.yaml"),
     ("train_sac", "resume=RUN seed=3", "seed=3 cannot be combined with resume"),
     ("train_reinforce", "batch_steps=0", "batch_steps=0 is invalid: it must be > 0"),
-    ("train_reinforce", "env.name=CartPole-v1", "env.name=CartPole-v1 has action space Discrete(2)"),
+    (
+        "train_reinforce",
+        "env=CartPole",
+        "env.name=CartPole has discrete actions: REINFORCE here trains a Gaussian policy",
+    ),
     (
         "train_reinforce",
         "resume=RUN total_steps=900",

@@ -62,10 +62,24 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "wandb.mode=disabled",
         f"hydra.run.dir={root / 'reinforce'}",
     )
-    return {"sac": root / "sac", "sac_vae": root / "sac_vae", "reinforce": root / "reinforce", "root": root}
+    run(
+        "train_sac",
+        "env=CartPole",
+        "seed=3",
+        "total_steps=600",
+        "learning_starts=200",
+        "eval_every=600",
+        "eval_episodes=3",
+        "agent.hidden_sizes=[32,32]",
+        "agent.discrete_estimator=straight_through",
+        "wandb.mode=disabled",
+        f"hydra.run.dir={root / 'sac_discrete'}",
+    )
+    names = ("sac", "sac_vae", "reinforce", "sac_discrete")
+    return {name: root / name for name in names} | {"root": root}
 
 
-@pytest.mark.parametrize(("name", "episodes"), [("sac", 3), ("sac_vae", 2), ("reinforce", 3)])
+@pytest.mark.parametrize(("name", "episodes"), [("sac", 3), ("sac_vae", 2), ("reinforce", 3), ("sac_discrete", 3)])
 def test_evaluation_reproduces_the_logged_eval_return(
     runs: dict[str, Path], name: str, episodes: int, tmp_path: Path
 ) -> None:
@@ -78,7 +92,9 @@ def test_evaluation_reproduces_the_logged_eval_return(
         f"hydra.run.dir={tmp_path}",
     )
     summary = json.loads(out.read_text())
-    assert summary["algorithm"] == {"sac": "sac-reparam", "sac_vae": "sac-reparam", "reinforce": "reinforce"}[name]
+    labels = {"sac": "sac-reparam", "sac_vae": "sac-reparam", "reinforce": "reinforce",
+              "sac_discrete": "sac-discrete-straight_through"}  # fmt: skip
+    assert summary["algorithm"] == labels[name]
     assert len(summary["episodes"]) == episodes
     assert summary["return_mean"] == pytest.approx(logged_eval(runs[name]), rel=1e-9)
     assert f"return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}" in result
@@ -102,7 +118,9 @@ def test_stochastic_evaluation_is_seeded(runs: dict[str, Path], tmp_path: Path) 
     assert returns(7, "a") != returns(8, "c")
 
 
-@pytest.mark.parametrize(("algorithm", "env"), [("sac", "Pendulum"), ("reinforce", "InvertedPendulum")])
+@pytest.mark.parametrize(
+    ("algorithm", "env"), [("sac", "Pendulum"), ("reinforce", "InvertedPendulum"), ("sac_discrete", "CartPole")]
+)
 def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, algorithm: str, env: str) -> None:
     out = tmp_path / "eval.json"
     run(

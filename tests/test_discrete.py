@@ -1,0 +1,188 @@
+"""Discrete SAC: the categorical estimators against closed forms, the losses against hand-written sums,
+gradient isolation for every estimator, and the live bias diagnostics."""
+
+import math
+
+import pytest
+import torch
+
+from sac.categorical import Categorical
+from sac.config import AgentConfig, DiscreteEstimator
+from sac.discrete import DiscreteSAC
+from sac.estimators import discrete_gradient_diagnostics
+from sac.losses import discrete_actor_loss, discrete_soft_target, score_surrogate
+from sac.replay import Batch
+
+THETA = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
+COST = torch.tensor([1.0, 3.0, -2.0], dtype=torch.float64)
+N = 200_000
+
+
+def exact_gradient() -> torch.Tensor:
+    """grad_theta E_{a ~ softmax(theta)}[c_a] = p * (c - p . c)."""
+    p = torch.softmax(THETA, 0)
+    return p * (COST - p @ COST)
+
+
+def per_sample_gradients(estimate: str, tau: float = 1.0, k: int = 2) -> torch.Tensor:
+    """N independent one-state estimates (N, 3) of grad_theta E[c_a]: every row of the logits is its own leaf."""
+    logits = THETA.expand(N, 3).clone().requires_grad_(True)
+    dist = Categorical(logits)
+    if estimate == "score":
+        one_hot, logp = dist.score_samples(k)  # (k, N, 3), (k, N)
+        loss = score_surrogate(one_hot @ COST, logp) * N  # the surrogate averages over the N states
+    elif estimate == "gumbel":
+        loss = (dist.gumbel_softmax(1, tau)[0] @ COST).sum()
+    else:
+        loss = (dist.straight_through(1, tau)[0] @ COST).sum()
+    (grads,) = torch.autograd.grad(loss, logits)
+    return grads
+
+
+def bias_and_se(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return g.mean(0) - exact_gradient(), g.std(0) / math.sqrt(g.shape[0])
+
+
+def test_exact_gradient_of_the_closed_form_case() -> None:
+    logits = THETA.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(torch.softmax(logits, 0) @ COST, logits)
+    torch.testing.assert_close(g, exact_gradient())
+    torch.testing.assert_close(
+        exact_gradient(), torch.tensor([-0.146, 0.436, -0.290], dtype=torch.float64), atol=1e-3, rtol=0
+    )
+
+
+def test_score_estimate_is_unbiased() -> None:
+    torch.manual_seed(0)
+    bias, se = bias_and_se(per_sample_gradients("score"))
+    assert (bias.abs() <= 5 * se).all(), (bias, se)
+
+
+def test_gumbel_softmax_is_biased_at_tau_1_and_trades_bias_for_variance_as_tau_shrinks() -> None:
+    torch.manual_seed(1)
+    stats = {}
+    for tau in (1.0, 0.5, 0.1):
+        g = per_sample_gradients("gumbel", tau)
+        bias, se = bias_and_se(g)
+        stats[tau] = (bias.norm().item(), se.norm().item(), g.var(0).sum().item())
+    bias_1, se_1, _ = stats[1.0]
+    assert bias_1 > 10 * se_1, stats  # well above its standard error
+    # The bias shrinks and the variance grows as tau -> 0, each step by more than the noise of the comparison.
+    for hot, cold in ((1.0, 0.5), (0.5, 0.1)):
+        assert stats[cold][0] + 5 * (stats[cold][1] + stats[hot][1]) < stats[hot][0], stats
+        assert stats[cold][2] > 1.5 * stats[hot][2], stats
+
+
+@pytest.mark.parametrize("tau", [0.1, 1.0, 10.0])
+def test_hard_samples_have_the_policys_frequencies_at_any_temperature(tau: float) -> None:
+    torch.manual_seed(2)
+    p = torch.softmax(THETA, 0)
+    dist = Categorical(THETA.expand(N, 3))
+    for one_hot in (dist.straight_through(1, tau)[0], torch.nn.functional.one_hot(dist.sample(), 3).double()):
+        torch.testing.assert_close(one_hot.sum(-1), torch.ones(N, dtype=torch.float64))
+        freq = one_hot.mean(0)
+        assert ((freq - p).abs() <= 5 * (p * (1 - p) / N).sqrt()).all(), (tau, freq, p)
+
+
+def test_straight_through_is_a_hard_sample_with_the_relaxed_gradient() -> None:
+    torch.manual_seed(3)
+    logits = THETA.expand(4, 3).clone().requires_grad_(True)
+    torch.manual_seed(3)
+    y = Categorical(logits).gumbel_softmax(1, 0.5)[0]
+    torch.manual_seed(3)
+    st = Categorical(logits).straight_through(1, 0.5)[0]
+    hard = st.detach().round()
+    assert set(hard.unique().tolist()) == {0.0, 1.0} and (st.detach() - hard).abs().max() < 1e-12
+    assert torch.equal(st.detach().argmax(-1), y.detach().argmax(-1))
+    (g_y,) = torch.autograd.grad((y @ COST).sum(), logits)
+    (g_st,) = torch.autograd.grad((st @ COST).sum(), logits)
+    torch.testing.assert_close(g_st, g_y)
+
+
+def test_soft_target_and_actor_loss_are_the_sums_over_actions() -> None:
+    torch.manual_seed(4)
+    e, b, n = 2, 5, 3
+    q = torch.randn(e, b, n)
+    logits = torch.randn(b, n)
+    reward, terminated = torch.randn(b), torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0])
+    alpha, gamma = torch.tensor(0.3), 0.9
+    p = torch.softmax(logits, -1)
+    logp = torch.log_softmax(logits, -1)
+    expected_target, expected_loss = torch.empty(b), torch.tensor(0.0)
+    for i in range(b):
+        v = sum(p[i, a] * (min(q[0, i, a], q[1, i, a]) - alpha * logp[i, a]) for a in range(n))
+        expected_target[i] = reward[i] + gamma * (1 - terminated[i]) * v
+        expected_loss += sum(p[i, a] * (alpha * logp[i, a] - min(q[0, i, a], q[1, i, a])) for a in range(n)) / b
+    torch.testing.assert_close(discrete_soft_target(reward, terminated, gamma, q, alpha, p, logp), expected_target)
+    torch.testing.assert_close(discrete_actor_loss(alpha, p, logp, q), expected_loss)
+    with pytest.raises(ValueError, match=r"must be \(E, B, \|A\|\)"):
+        discrete_actor_loss(alpha, p, logp, q.min(0).values)
+
+
+def agent(estimator: DiscreteEstimator = DiscreteEstimator.exact, **kwargs: float) -> DiscreteSAC:
+    torch.manual_seed(5)
+    cfg = AgentConfig(hidden_sizes=[32, 32], discrete_estimator=estimator, **kwargs)  # type: ignore[arg-type]
+    return DiscreteSAC(4, 3, cfg, torch.device("cpu"))
+
+
+def batch(b: int = 16) -> Batch:
+    g = torch.Generator().manual_seed(6)
+    action = torch.randint(3, (b, 1), generator=g).float()
+    return Batch(torch.randn(b, 4, generator=g), action, torch.randn(b, generator=g), torch.randn(b, 4, generator=g),
+                 torch.zeros(b))  # fmt: skip
+
+
+def test_critic_loss_reads_q_at_the_stored_action_index() -> None:
+    sac, data = agent(), batch()
+    with torch.no_grad():
+        q_all = sac.critic.q_all(data.obs)
+    _, metrics = sac.critic_loss(data)
+    expected = torch.stack([q_all[:, i, int(a)] for i, a in enumerate(data.action[:, 0])], dim=1).mean()
+    torch.testing.assert_close(metrics["train/q_mean"], expected)
+
+
+@pytest.mark.parametrize("estimator", list(DiscreteEstimator))
+def test_actor_loss_leaves_the_critics_untouched_and_the_critic_loss_the_actor(estimator: DiscreteEstimator) -> None:
+    sac, data = agent(estimator), batch()
+    loss_pi, neg_entropy, _ = sac.actor_loss(data.obs)
+    loss_pi.backward()
+    assert all(p.grad is None for p in sac.critic.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in sac.actor.parameters())
+    assert sac.log_alpha.grad is None  # alpha enters the actor loss detached
+    sac.actor.zero_grad(set_to_none=True)
+    loss_q, _ = sac.critic_loss(data)
+    loss_q.backward()
+    assert all(p.grad is None for p in sac.actor.parameters())
+    assert all(p.grad is not None for p in sac.critic.parameters())
+    torch.testing.assert_close(-neg_entropy, sac.actor(data.obs).entropy())
+
+
+def test_target_entropy_is_the_configured_fraction_of_log_actions() -> None:
+    assert agent(target_entropy_fraction=0.3).target_entropy == pytest.approx(0.3 * math.log(3))
+    assert agent(target_entropy=0.2).target_entropy == pytest.approx(0.2)
+
+
+def test_greedy_action_is_the_argmax_and_sampled_actions_follow_pi() -> None:
+    sac = agent()
+    obs = torch.randn(4).numpy()
+    with torch.no_grad():
+        p = sac.actor(torch.as_tensor(obs)[None]).probs[0]
+    assert sac.act(obs, deterministic=True) == int(p.argmax())
+    torch.manual_seed(7)
+    counts = torch.bincount(torch.tensor([sac.act(obs) for _ in range(3000)]), minlength=3).double() / 3000
+    assert ((counts - p).abs() <= 5 * (p * (1 - p) / 3000).sqrt()).all()
+
+
+def test_live_diagnostics_find_score_unbiased_and_gumbel_biased() -> None:
+    """On one batch of an agent whose critics disagree across actions: the exact gradient is the reference,
+    score's bias is noise-sized (bias_z about 1) and tau = 1 Gumbel-softmax's is many standard errors."""
+    sac, data = agent(), batch(64)
+    metrics = discrete_gradient_diagnostics(sac, data.obs, samples=256, seed=0)
+    assert metrics["grad/score/bias_z"] < 3, metrics["grad/score/bias_z"]
+    assert metrics["grad/gumbel/bias_z"] > 5, metrics["grad/gumbel/bias_z"]
+    assert metrics["grad/straight_through/bias_z"] > 5, metrics["grad/straight_through/bias_z"]
+    assert metrics["grad/score/cosine"] > 0 and metrics["grad/exact/norm_of_mean"] > 0
+    # Diagnostics leave the global RNG where it was.
+    state = torch.random.get_rng_state()
+    discrete_gradient_diagnostics(sac, data.obs, samples=4, seed=1)
+    assert torch.equal(state, torch.random.get_rng_state())
