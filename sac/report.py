@@ -1,22 +1,26 @@
 """Estimator comparison report: a W&B Report (wandb-workspaces) and an offline HTML page with PNG plots.
 
 Runs come from local run directories (their `metrics.jsonl`, `config.yaml`, `run.json`) or from a
-W&B project/group through the public API. Each run is labelled by its algorithm: sac-reparam,
-sac-score (SAC with the log-derivative actor estimator) or reinforce.
+W&B project/group through the public API. Each run is labelled by its algorithm (sac/rundir.py):
+sac-reparam, sac-score, sac-beta-*, sac-discrete-* or reinforce. The estimator table puts every
+estimator the runs' diagnostics measured side by side per env: bias, variance, SNR, cost and the
+learning outcome of the runs that trained with it.
 """
 
 from __future__ import annotations
 
+import csv
 import html
 import json
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from envs import env_id
 from sac.config import ActorEstimator, CompareConfig, UserError, to_object, validate_compare
@@ -25,11 +29,13 @@ from sac.rundir import RunDir, algorithm_label
 
 REPARAM, SCORE = (algorithm_label("sac", e.value) for e in ActorEstimator)
 # The estimators diagnostics log (sac/estimators.py), each with its line style.
-DIAGNOSED = {"reparam": "-", "reparam_k": ":", "score": "--"}
+DIAGNOSED: dict[str, Any] = {"reparam": "-", "reparam_k": ":", "score": "--", "gumbel": "-.",
+                             "straight_through": (0, (1, 3))}  # fmt: skip
 GRAD_PANELS = {
     "total_variance": "Actor-gradient total variance",
     "variance_times_cost": "Actor-gradient variance x critic evaluations (equal-cost efficiency)",
     "snr": "Actor-gradient signal-to-noise ratio",
+    "bias_z": "Actor-gradient bias / the size its noise alone gives (about 1 when unbiased)",
 }
 
 
@@ -41,6 +47,7 @@ class Run:
     seed: int
     records: list[dict[str, Any]]
     wandb_id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every record holding `key`."""
@@ -70,6 +77,7 @@ def load_local_run(path: Path) -> Run:
         int(config["seed"]),
         records,
         info.get("wandb_run_id"),
+        OmegaConf.to_container(config),  # type: ignore[arg-type]
     )
 
 
@@ -85,7 +93,7 @@ def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list
     for r in wandb.Api(timeout=30).runs(path, filters=filters):
         records = [dict(row, step=row["_step"]) for row in r.scan_history()]
         cfg = r.config
-        runs.append(Run(r.name, r.job_type, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id))
+        runs.append(Run(r.name, r.job_type, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
     return runs
 
 
@@ -187,6 +195,122 @@ def aggregate(runs: list[Run]) -> tuple[list[Aggregate], tuple[float, float, flo
     return rows, improvement
 
 
+def policy_of(algorithm: str) -> str | None:
+    """The policy a run's label names: tanh_gaussian | beta | categorical, or None (REINFORCE)."""
+    if algorithm.startswith("sac-discrete-"):
+        return "categorical"
+    if algorithm.startswith("sac-beta-"):
+        return "beta"
+    return "tanh_gaussian" if algorithm.startswith("sac") else None
+
+
+# (policy, diagnosed estimator) -> (what it is, the label of runs that train with it).
+ESTIMATORS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("tanh_gaussian", "reparam"): ("tanh-Gaussian pathwise", "sac-reparam"),
+    ("tanh_gaussian", "reparam_k"): ("tanh-Gaussian pathwise, K samples", None),
+    ("tanh_gaussian", "score"): ("tanh-Gaussian score function", "sac-score"),
+    ("beta", "reparam"): ("Beta implicit pathwise", "sac-beta-reparam"),
+    ("beta", "reparam_k"): ("Beta implicit pathwise, K samples", None),
+    ("beta", "score"): ("Beta score function", "sac-beta-score"),
+    ("categorical", "exact"): ("categorical exact sum", "sac-discrete-exact"),
+    ("categorical", "score"): ("categorical score function", "sac-discrete-score"),
+    ("categorical", "gumbel"): ("Gumbel-softmax", "sac-discrete-gumbel"),
+    ("categorical", "straight_through"): ("straight-through Gumbel", "sac-discrete-straight_through"),
+}
+ESTIMATOR_STATS = ("bias_norm", "bias_se", "bias_z", "total_variance", "snr", "critic_evals", "variance_times_cost",
+                   "ms_per_estimate")  # fmt: skip
+
+
+@dataclass
+class EstimatorRow:
+    env_id: str
+    estimator: str
+    """What it is (ESTIMATORS), with the Gumbel temperature where it applies."""
+    diagnosed: int
+    """Diagnostic measurements averaged: every diagnostic step of every run of this policy on this env."""
+    stats: dict[str, float]
+    """Each of ESTIMATOR_STATS, averaged over those measurements (nan where not logged)."""
+    trained_runs: int
+    final: tuple[float, float, float] | None
+    """IQM final eval return of the runs trained with this estimator, with its 95% bootstrap CI."""
+
+
+def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
+    """Every estimator the runs' diagnostics measured, per env and policy: the mean of each statistic over all
+    diagnostic steps of all runs of that policy, and the learning outcome of the runs that trained with it.
+
+    Bias is against the exact gradient for a categorical policy and against the many-sample pathwise reference
+    for a continuous one (sac/estimators.py); bias_z = bias_norm / bias_se is about 1 for an unbiased estimator.
+    The exact sum has no noise: its variance and bias are 0 by construction.
+    """
+    rows = []
+    for env in sorted({r.env_id for r in runs}):
+        for policy in ("tanh_gaussian", "beta", "categorical"):
+            family = [r for r in runs if r.env_id == env and policy_of(r.algorithm) == policy]
+            diagnosed = [rec for r in family for rec in r.records if any(k.startswith("grad/") for k in rec)]
+            for (p, estimator), (name, label) in ESTIMATORS.items():
+                if p != policy:
+                    continue
+                measured = [rec for rec in diagnosed if any(k.startswith(f"grad/{estimator}/") for k in rec)]
+                trained = [r for r in family if r.algorithm == label]
+                if not measured and not trained:
+                    continue
+                stats = {}
+                for stat in ESTIMATOR_STATS:
+                    values = [rec[f"grad/{estimator}/{stat}"] for rec in measured if f"grad/{estimator}/{stat}" in rec]
+                    stats[stat] = float(np.mean(values)) if values else math.nan
+                if estimator == "exact" and measured:
+                    stats |= {
+                        "bias_norm": 0.0,
+                        "bias_se": 0.0,
+                        "total_variance": 0.0,
+                        "critic_evals": 1.0,
+                        "variance_times_cost": 0.0,
+                    }
+                if estimator in ("gumbel", "straight_through"):
+                    taus = sorted({r.config.get("agent", {}).get("gumbel_temperature", 1.0) for r in family})
+                    name = f"{name} (tau = {', '.join(f'{t:g}' for t in taus)})"
+                final = None
+                if trained:
+                    finals = np.array([r.final_return() for r in trained])
+                    final = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
+                rows.append(EstimatorRow(env, name, len(measured), stats, len(trained), final))
+    return rows
+
+
+ESTIMATOR_COLUMNS = ("env", "estimator", "diagnostics", "bias", "bias_z", "total variance", "SNR", "critic evals",
+                     "variance x cost", "ms / estimate", "trained runs", "IQM final return [95% CI]")  # fmt: skip
+
+
+def estimator_cells(row: EstimatorRow) -> list[str]:
+    """One table row as text, in ESTIMATOR_COLUMNS order."""
+    s = row.stats
+    g = lambda v: "-" if math.isnan(v) else f"{v:.3g}"  # noqa: E731
+    final = f"{row.final[0]:.1f} [{row.final[1]:.1f}, {row.final[2]:.1f}]" if row.final else "-"
+    bias = "-" if math.isnan(s["bias_norm"]) else f"{s['bias_norm']:.3g} ± {s['bias_se']:.2g}"
+    numbers = [g(s[k]) for k in ("bias_z", "total_variance", "snr", "critic_evals", "variance_times_cost",
+                                 "ms_per_estimate")]  # fmt: skip
+    return [row.env_id, row.estimator, str(row.diagnosed), bias, *numbers, str(row.trained_runs), final]
+
+
+def estimator_markdown(rows: list[EstimatorRow]) -> str:
+    lines = ["| " + " | ".join(ESTIMATOR_COLUMNS) + " |", "|" + " --- |" * len(ESTIMATOR_COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(estimator_cells(r)) + " |" for r in rows])
+
+
+def write_estimator_csv(rows: list[EstimatorRow], path: Path) -> Path:
+    """The table with full-precision numbers: one line per env and estimator."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["env", "estimator", "diagnostics", *ESTIMATOR_STATS, "trained_runs", "iqm_final_return",
+                         "ci_low", "ci_high"])  # fmt: skip
+        for r in rows:
+            final = list(r.final) if r.final else ["", "", ""]
+            writer.writerow([r.env_id, r.estimator, r.diagnosed, *(r.stats[k] for k in ESTIMATOR_STATS),
+                             r.trained_runs, *final])  # fmt: skip
+    return path
+
+
 def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
     """One PNG per panel: eval return per env (mean and min-max over seeds per algorithm) and the
     gradient diagnostics of each estimator on a log scale. Returns [(title, path)]."""
@@ -222,7 +346,8 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
         for run in diagnosed:
             for estimator, style in DIAGNOSED.items():
                 steps, values = run.series(f"grad/{estimator}/{stat}")
-                ax.plot(steps, values, style, label=f"{estimator} ({run.name})")
+                if len(steps):
+                    ax.plot(steps, values, linestyle=style, label=f"{estimator} ({run.name})")
         ax.set(title=title, xlabel="environment steps", yscale="log")
         ax.legend(fontsize="small")
         panels.append((title, _save(fig, out / f"grad_{stat}.png")))
@@ -270,6 +395,10 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
         f"<td>{r.records[-1]['step'] if r.records else 0}</td><td>{r.final_return():.1f}</td></tr>"
         for r in sorted(runs, key=lambda r: (r.env_id, r.algorithm, r.seed))
     )
+    estimators = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in estimator_cells(r)) + "</tr>"
+        for r in estimator_table(runs)
+    )
     figures = "\n".join(f'<h2>{html.escape(t)}</h2>\n<img src="{p.name}" alt="{html.escape(t)}">' for t, p in panels)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -283,6 +412,11 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
 {aggregates}
 </table>
 {improvement_line}
+<h2>Every estimator, per env</h2>
+<p>{html.escape(ESTIMATOR_NOTE)}</p>
+<table><tr>{"".join(f"<th>{html.escape(c)}</th>" for c in ESTIMATOR_COLUMNS)}</tr>
+{estimators}
+</table>
 <h2>Final evaluation return per run</h2>
 <table><tr><th>run</th><th>algorithm</th><th>env</th><th>seed</th><th>env steps</th><th>final eval return</th></tr>
 {rows}
@@ -294,6 +428,15 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
     path.write_text(page)
     return path
 
+
+ESTIMATOR_NOTE = (
+    "Each statistic is the mean over every diagnostic step of every run of that policy on that env (all estimators "
+    "measured on the same replay batch each time). bias: ||mean of the estimates - reference|| ± the size the noise "
+    "alone gives; the reference is the exact gradient for a categorical policy and a many-sample pathwise estimate "
+    "for a continuous one. bias_z = bias / that noise size: about 1 for an unbiased estimator. variance x cost: total "
+    "variance times critic evaluations per state, the variance at a budget of one critic evaluation (lower is "
+    "better). The last column is the learning outcome of the runs trained with that estimator."
+)
 
 DESCRIPTION = (
     "SAC's actor gradient estimated two ways on the same objective: pathwise (reparameterised, "
@@ -346,6 +489,9 @@ def wandb_report(runs: list[Run], c: CompareConfig, online: bool) -> Any:
             wr.P(text=f"Runs: {names}."),
             wr.H2(text="Across seeds: interquartile mean, 95% stratified bootstrap CI"),
             wr.MarkdownBlock(text=aggregate_markdown(*aggregate(runs))),
+            wr.H2(text="Every estimator, per env"),
+            wr.P(text=ESTIMATOR_NOTE),
+            wr.MarkdownBlock(text=estimator_markdown(estimator_table(runs))),
             wr.PanelGrid(runsets=[runset], panels=panels),
         ],
     )
@@ -364,12 +510,14 @@ def build_report(c: CompareConfig, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     panels = plot_panels(runs, out)
     page = write_html(runs, panels, c.title, out)
+    write_estimator_csv(estimator_table(runs), out / "estimators.csv")
     publish = c.publish and bool(c.wandb_project and c.wandb_entity)
     reason = why_offline() if publish else "publishing needs publish=true, wandb_project and wandb_entity"
     report = wandb_report(runs, c, online=reason is None)
     spec = report._to_model().model_dump(mode="json", by_alias=True, exclude_none=True)
     (out / "wandb_report.json").write_text(json.dumps(spec, indent=1))
-    print(f"offline report: {page}\nW&B report spec: {out / 'wandb_report.json'}")
+    print(f"offline report: {page}\nestimator table: {out / 'estimators.csv'}")
+    print(f"W&B report spec: {out / 'wandb_report.json'}")
     if reason is None:
         report.save()
         print(f"W&B report: {report.url}")

@@ -57,8 +57,8 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
         assert f'"{metric}"' in text
     (grid,) = [b for b in spec["spec"]["blocks"] if b["type"] == "panel-grid"]
     panels = grid["metadata"]["panelBankSectionConfig"]["panels"]
-    assert len(panels) == 4
-    assert [p["config"].get("yLogScale") for p in panels[1:]] == [True, True, True]
+    assert len(panels) == 5
+    assert [p["config"].get("yLogScale") for p in panels[1:]] == [True, True, True, True]
     # The run set selects the offline W&B run by id; its group-by is the algorithm (W&B job type).
     wandb_id = RunDir(three_runs[0]).read_info()["wandb_run_id"]
     assert grid["metadata"]["runSets"][0]["filters"]["filters"][0]["value"] == [wandb_id]
@@ -74,7 +74,13 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
         "grad_total_variance.png",
         "grad_variance_times_cost.png",
         "grad_snr.png",
+        "grad_bias_z.png",
     }
+    # The estimator table: both diagnosed estimators and the pathwise one at equal cost, with the learning outcome.
+    assert "<td>Pendulum-v1</td><td>tanh-Gaussian pathwise</td>" in page
+    assert "<td>Pendulum-v1</td><td>tanh-Gaussian score function</td>" in page
+    assert "Every estimator, per env" in text
+    assert len((out / "estimators.csv").read_text().splitlines()) == 4  # header + pathwise, pathwise K, score
 
 
 def test_command_finishes_promptly_without_network(
@@ -100,3 +106,41 @@ def test_missing_run_directory_is_one_clear_line(tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match=r"is not a run directory: metrics\.jsonl is missing"):
         build_report(CompareConfig(runs=[str(tmp_path)]), tmp_path / "out")
+
+
+def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Path) -> None:
+    from sac.report import Run, estimator_table, write_estimator_csv
+
+    def diag(step: int, **stats: float) -> dict:
+        return {"step": step, **{f"grad/{k.replace('__', '/')}": v for k, v in stats.items()}}
+
+    records = [diag(1, exact__norm_of_mean=1.0, score__bias_norm=0.1, score__bias_se=0.1, score__bias_z=1.0,
+                    gumbel__bias_norm=0.5, gumbel__bias_se=0.05, gumbel__bias_z=10.0),
+               diag(2, exact__norm_of_mean=1.0, score__bias_norm=0.3, score__bias_se=0.1, score__bias_z=3.0,
+                    gumbel__bias_norm=0.7, gumbel__bias_se=0.05, gumbel__bias_z=14.0),
+               {"step": 2, "eval/return_mean": 400.0}]  # fmt: skip
+    tau = {"agent": {"gumbel_temperature": 0.5}}
+    runs = [
+        Run("a", "sac-discrete-exact", "CartPole-v1", 0, records, config=tau),
+        Run("b", "sac-discrete-exact", "CartPole-v1", 1, [{"step": 2, "eval/return_mean": 500.0}], config=tau),
+        Run(
+            "c",
+            "sac-reparam",
+            "Pendulum-v1",
+            0,
+            [diag(1, reparam__total_variance=2.0), {"step": 1, "eval/return_mean": -150.0}],
+        ),
+        Run("d", "reinforce", "Pendulum-v1", 0, [{"step": 1, "eval/return_mean": -900.0}]),
+    ]
+    rows = {(r.env_id, r.estimator): r for r in estimator_table(runs)}
+    cartpole = {"categorical exact sum", "categorical score function", "Gumbel-softmax (tau = 0.5)"}
+    assert set(rows) == {("CartPole-v1", e) for e in cartpole} | {("Pendulum-v1", "tanh-Gaussian pathwise")}
+    score = rows["CartPole-v1", "categorical score function"]
+    assert score.diagnosed == 2 and score.stats["bias_norm"] == pytest.approx(0.2) and score.stats["bias_z"] == 2.0
+    assert score.trained_runs == 0 and score.final is None
+    exact = rows["CartPole-v1", "categorical exact sum"]
+    assert exact.stats["total_variance"] == 0.0 and exact.trained_runs == 2 and exact.final is not None
+    assert exact.final[0] == pytest.approx(450.0) and exact.final[1] <= 450.0 <= exact.final[2]
+    assert rows["Pendulum-v1", "tanh-Gaussian pathwise"].stats["total_variance"] == 2.0
+    lines = write_estimator_csv(list(rows.values()), tmp_path / "t.csv").read_text().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("env,estimator,diagnostics,bias_norm")
