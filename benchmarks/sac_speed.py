@@ -5,6 +5,7 @@
     python benchmarks/sac_speed.py --encoder vae          # also SAC on a VAE latent (encoder=vae)
     python benchmarks/sac_speed.py --profile              # and where an update's time goes (torch.profiler)
     python benchmarks/sac_speed.py --device cuda --compile --cudagraphs --skip-sb3   # a GPU's speed switches
+    python benchmarks/sac_speed.py --env CartPole --warmup 1000 --steps 3000   # discrete SAC next to SB3's DQN
 
 All run the same settings: batch 256, 256x256 networks, one gradient update per env step, Adam 3e-4,
 the same core count (SBX in a process of its own pinned to `--threads` cores, since JAX sizes its thread
@@ -13,6 +14,10 @@ after `learning_starts` and `--update-warmup` steps with updates (JIT and compil
 step includes an environment step, an action from the policy, a buffer insert and one full SAC update.
 Quote the ratio: absolute times on a shared machine are noisy. It also prints the replay buffer's
 bytes per transition for Humanoid-v5 at 1M capacity against the (obs_dim + act_dim + 3) * 4 budget.
+
+On a discrete env (CartPole, Acrobot, LunarLander) this package runs discrete SAC and the peers run their DQN
+with the same network and batch (neither has a discrete SAC): DQN updates one Q network where discrete SAC
+updates twin critics, an actor and a temperature, so the ratio prices the algorithm as well as the code.
 """
 
 from __future__ import annotations
@@ -75,15 +80,24 @@ def ours(
     return steps / (times[start + steps] - times[start])
 
 
-def peer(library: str, env: str, warmup: int, update_warmup: int, steps: int) -> float:
-    """Steps/s of Stable-Baselines3's (`sb3`) or SBX's (`sbx`, JAX) SAC over `steps` steps with one update
-    each, timed from step warmup + update_warmup (SBX's XLA compile happens in the first updates, untimed)."""
+def peer_algorithm(env: str) -> str:
+    """What the peers run on this env: SAC on a Box action space, DQN on a Discrete one."""
     import gymnasium as gym
 
-    if library == "sbx":
-        from sbx import SAC
-    else:
-        from stable_baselines3 import SAC
+    e = gym.make(env_id(env))
+    discrete = isinstance(e.action_space, gym.spaces.Discrete)
+    e.close()
+    return "DQN" if discrete else "SAC"
+
+
+def peer(library: str, env: str, warmup: int, update_warmup: int, steps: int) -> float:
+    """Steps/s of Stable-Baselines3's (`sb3`) or SBX's (`sbx`, JAX) SAC (DQN on a discrete env) over `steps`
+    steps with one update each, timed from step warmup + update_warmup (SBX's XLA compile happens in the
+    first updates, untimed)."""
+    import gymnasium as gym
+
+    algorithm = peer_algorithm(env)
+    module = importlib.import_module("sbx" if library == "sbx" else "stable_baselines3")
     from stable_baselines3.common.callbacks import BaseCallback
 
     start = warmup + update_warmup
@@ -96,20 +110,20 @@ def peer(library: str, env: str, warmup: int, update_warmup: int, steps: int) ->
                 MarkStart.at = time.perf_counter()
             return True
 
-    model = SAC(
+    model = getattr(module, algorithm)(
         "MlpPolicy",
         gym.make(env_id(env)),
         learning_rate=3e-4,
         buffer_size=start + steps,
         learning_starts=warmup,
         batch_size=256,
-        tau=0.005,
         gamma=0.99,
         train_freq=1,
         gradient_steps=1,
         policy_kwargs={"net_arch": [256, 256]},
         seed=0,
         verbose=0,
+        **({"tau": 0.005} if algorithm == "SAC" else {}),
         **({} if library == "sbx" else {"device": "cpu"}),
     )
     model.learn(total_timesteps=start + steps, callback=MarkStart())
@@ -248,18 +262,20 @@ def main() -> None:
         results["this package, compile+cudagraphs"] = ours(
             args.env, args.warmup, args.steps, device=args.device, compile=True, cudagraphs=True, update_warmup=200
         )
+    algorithm = peer_algorithm(args.env)
+    sb3_name, sbx_name = f"Stable-Baselines3 {algorithm}", f"SBX {algorithm} (JAX)"
     if not args.skip_sb3:
-        results["Stable-Baselines3 SAC"] = peer("sb3", args.env, args.warmup, args.update_warmup, args.steps)
+        results[sb3_name] = peer("sb3", args.env, args.warmup, args.update_warmup, args.steps)
     sbx_rate: float | str | None = None
     if not args.skip_sbx:
         sbx_rate = sbx_in_own_process(args.env, args.warmup, args.update_warmup, args.steps, args.threads)
         if isinstance(sbx_rate, float):
-            results["SBX SAC (JAX)"] = sbx_rate
+            results[sbx_name] = sbx_rate
     for name, rate in results.items():
         print(f"  {name:<32} {rate:8.1f} steps/s")
     if isinstance(sbx_rate, str):
-        print(f"  {'SBX SAC (JAX)':<32} {sbx_rate}")
-    for peer_name, label in (("Stable-Baselines3 SAC", "SB3"), ("SBX SAC (JAX)", "SBX")):
+        print(f"  {sbx_name:<32} {sbx_rate}")
+    for peer_name, label in ((sb3_name, "SB3"), (sbx_name, "SBX")):
         if peer_name in results:
             print(f"  {f'ratio (this package / {label})':<32} {ours_rate / results[peer_name]:8.2f}x")
     if args.encoder == "vae":

@@ -11,7 +11,9 @@ from sac.config import EnvConfig
 def test_short_names_map_to_registered_ids() -> None:
     assert env_id("HalfCheetah") == "HalfCheetah-v5"
     assert env_id("Pendulum") == "Pendulum-v1"
-    assert all(v.endswith("-v5") for k, v in ENV_IDS.items() if k != "Pendulum")
+    discrete = {"CartPole": "CartPole-v1", "Acrobot": "Acrobot-v1", "LunarLander": "LunarLander-v3"}
+    assert {k: ENV_IDS[k] for k in discrete} == discrete
+    assert all(v.endswith("-v5") for k, v in ENV_IDS.items() if k not in {"Pendulum", *discrete})
     assert env_id("Hopper-v5") == "Hopper-v5"  # full ids pass through
 
 
@@ -86,3 +88,56 @@ def test_env_state_round_trip_continues_the_episode_exactly(name: str) -> None:
     for (o1, r1, t1, u1), (o2, r2, t2, u2) in zip(expected, got, strict=True):
         np.testing.assert_array_equal(o1, o2)
         assert (r1, t1, u1) == (r2, t2, u2)
+
+
+@pytest.mark.parametrize(("name", "actions"), [("CartPole", 2), ("Acrobot", 3), ("LunarLander", 4)])
+def test_discrete_envs_take_action_indices(name: str, actions: int) -> None:
+    from envs.make import dims, is_discrete
+
+    env = make_env(EnvConfig(name=name), seed=0)
+    assert is_discrete(env.action_space) and dims(env.observation_space, env.action_space)[1] == actions
+    obs, _ = env.reset()
+    assert obs.dtype == np.float32
+    env.step(actions - 1)  # the index itself: no rescaling wrapper on a Discrete space
+    env.close()
+
+
+def test_cartpole_state_round_trip_continues_the_episode_exactly() -> None:
+    from envs.state import get_env_state, set_env_state
+
+    actions = np.random.default_rng(0).integers(0, 2, size=40)
+    env = make_env(EnvConfig(name="CartPole"), seed=5)
+    env.reset()
+    for a in actions[:10]:
+        env.step(int(a))
+    state = get_env_state(env)
+    expected = [env.step(int(a))[0] for a in actions[10:20]]
+    fresh = make_env(EnvConfig(name="CartPole"), seed=99)
+    fresh.reset()
+    assert set_env_state(fresh, state) is None  # the episode continues
+    got = [fresh.step(int(a))[0] for a in actions[10:20]]
+    env.close()
+    fresh.close()
+    assert all(np.array_equal(x, y) for x, y in zip(expected, got, strict=True))
+
+
+def test_a_box2d_env_restarts_its_episode_on_restore() -> None:
+    """A Box2D world is not plain data: restoring gives a new episode, from the restored RNG, and says so."""
+    from envs.state import get_env_state, set_env_state
+
+    def restored_start() -> np.ndarray:
+        env = make_env(EnvConfig(name="LunarLander"), seed=1)
+        env.reset()
+        for _ in range(5):
+            env.step(0)
+        state = get_env_state(env)
+        env.close()
+        fresh = make_env(EnvConfig(name="LunarLander"), seed=2)
+        fresh.reset()
+        with pytest.warns(UserWarning, match="starts a new one"):
+            obs = set_env_state(fresh, state)
+        fresh.close()
+        assert obs is not None
+        return obs
+
+    np.testing.assert_array_equal(restored_start(), restored_start())

@@ -101,3 +101,20 @@ def test_loop_stores_terminal_states_as_terminated(tmp_path) -> None:
     assert len(ends) > 5 and int(replay["has_next"].sum()) == 300
     # A terminal transition is followed by its final-state row, which is not a transition.
     assert not replay["has_next"][ends + 1].any()
+
+
+def test_end_episode_cuts_an_episode_without_a_transition_into_the_next() -> None:
+    """After end_episode (a resumed Box2D env restarts its episode) the next add starts a new episode: no sampled
+    transition leads from the cut episode's last state to the new episode's first."""
+    buffer = ReplayBuffer(3, 1, 20, CPU)
+    for s in range(3):  # states 0 -> 1 -> 2 -> 3, the episode still running in state 3
+        buffer.add(np.full(3, s, np.float32), np.zeros(1), 0.0, np.full(3, s + 1, np.float32), False, False)
+    buffer.end_episode()
+    buffer.add(np.full(3, 10, np.float32), np.zeros(1), 0.0, np.full(3, 11, np.float32), False, False)
+    assert len(buffer) == 4
+    batch = buffer.sample(500)
+    pairs = {(int(a), int(b)) for a, b in zip(batch.obs[:, 0], batch.next_obs[:, 0], strict=True)}
+    assert pairs == {(0, 1), (1, 2), (2, 3), (10, 11)}
+    buffer.end_episode()
+    buffer.end_episode()  # twice in a row: nothing more to cut
+    assert buffer.ptr == 6 and not buffer.obs_written  # rows 0-3: the cut episode, 4-5: the new one
