@@ -52,3 +52,18 @@ def test_resume_with_a_larger_total_steps_continues_the_same_run(tmp_path: Path)
     assert (part / "checkpoints" / "latest" / "state.safetensors").read_bytes() == (
         whole / "checkpoints" / "latest" / "state.safetensors"
     ).read_bytes()
+
+
+def test_a_resumed_lunarlander_run_starts_a_new_episode_and_keeps_training(tmp_path: Path) -> None:
+    """Box2D cannot restore the episode in progress: the resumed run cuts it in the replay buffer (no
+    transition into the new episode's first state), starts a new one, and trains on to the end."""
+    common = ["env=LunarLander", "seed=2", "learning_starts=100", "eval_every=150", "eval_episodes=1",
+              "env.max_episode_steps=100", "checkpoint_every=150", "log_every=50", "agent.hidden_sizes=[16]",
+              "agent.batch_size=16", "threads=1", "wandb.mode=disabled"]  # fmt: skip
+    run = tmp_path / "run"
+    assert run_entry_point("train_sac", [*common, "total_steps=150", f"hydra.run.dir={run}"])[0] == 0
+    code, _, stderr = run_entry_point("train_sac", [f"resume={run}", "total_steps=300", f"hydra.run.dir={tmp_path}"])
+    assert code == 0, stderr
+    assert RunDir(run).read_info()["finished"]
+    state, meta, _ = load_checkpoint(run / "checkpoints" / "latest")
+    assert meta["step"] == 300 and state["agent"]["updates"] == 201
