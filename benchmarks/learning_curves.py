@@ -3,13 +3,16 @@
     python benchmarks/learning_curves.py                          # Hopper + HalfCheetah, 3 seeds, 50k steps
     python benchmarks/learning_curves.py --libs sb3 --jobs 1      # only SB3's runs (e.g. while you work)
     python benchmarks/learning_curves.py --libs none              # only redraw from the finished runs
+    python benchmarks/learning_curves.py --envs Hopper --seeds 0 1 2 3 4 --learning-starts 10000 --eval-episodes 10
+                                                                  # the RL Zoo's protocol, as issue 12 states it
 
 Every run gets one torch thread in a process of its own (`--jobs` at a time) and writes
 `OUT/runs/<lib>_<env>_seed<seed>.csv` (step, eval return) when it finishes; a finished run is not
 run again, so the two libraries can be run at different times. Both evaluate the deterministic policy
 every `--eval-every` steps on `--eval-episodes` episodes of an env of their own. Then the script writes
 `OUT/learning_curves.csv` (all evaluations of all runs), `OUT/learning_curves.png` (mean and min-max
-over seeds per env) and prints the final return, mean ± std over seeds, per env and library.
+over seeds per env) and prints the final return per env and library: mean ± std over seeds, and the
+interquartile mean with its 95% bootstrap CI (sac/report.py; Agarwal et al. 2021).
 """
 
 from __future__ import annotations
@@ -166,7 +169,9 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
 
     rows = []
     fig, axes = plt.subplots(1, len(args.envs), figsize=(5 * len(args.envs), 3.6), squeeze=False)
-    print(f"final eval return (mean ± std over seeds) at {args.steps} steps:")
+    from sac.report import iqm, stratified_bootstrap_ci
+
+    print(f"final eval return at {args.steps} steps: mean ± std over seeds; IQM [95% bootstrap CI]")
     for ax, env in zip(axes[0], args.envs, strict=True):
         for lib, label in LIBS.items():
             found = {s: runs_dir / f"{lib}_{env}_seed{s}.csv" for s in args.seeds}
@@ -181,9 +186,10 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
             ax.plot(steps, returns.mean(0), label=f"{label} ({len(curves)} seeds)")
             ax.fill_between(steps, returns.min(0), returns.max(0), alpha=0.2)
             final = returns[:, -1]
+            point, low, high = stratified_bootstrap_ci([final], lambda s: iqm(s[0]))
             print(
-                f"  {env:<12} {label:<20} {final.mean():8.1f} ± {final.std():6.1f}  "
-                f"(seeds: {np.round(final, 1).tolist()})"
+                f"  {env:<12} {label:<20} {final.mean():8.1f} ± {final.std():6.1f}; IQM {point:.1f} "
+                f"[{low:.1f}, {high:.1f}]  (seeds: {np.round(final, 1).tolist()})"
             )
         ax.set(title=env, xlabel="env steps", ylabel="eval return")
         ax.legend()

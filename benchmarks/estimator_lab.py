@@ -1,0 +1,113 @@
+"""The estimator lab: every actor-gradient estimator of this package trained and measured on the same tasks.
+
+    python benchmarks/estimator_lab.py                                  # Pendulum, Hopper, CartPole; seeds 0-2
+    python benchmarks/estimator_lab.py --envs CartPole --seeds 0 1 --scale 0.2   # a quick look
+    python benchmarks/estimator_lab.py --report-only                    # redraw from the finished runs
+
+Per env it trains SAC once per estimator and seed: on a continuous env the tanh-Gaussian and the Beta policy, each
+with the pathwise (`reparam`) and the score-function actor gradient; on a discrete env the exact, score,
+Gumbel-softmax and straight-through gradients. Every run logs diagnostics (`grad/...`), which measure all of its
+policy's estimators on the same replay batch. Each run is a process of its own with one torch thread, `--jobs` at
+a time (joblib), in `--runs-dir/<env>/<algorithm>_seed<seed>`; a finished run is not run again. Then
+`compare_estimators`' report goes to `--out`: `estimators.csv` and `report.html` hold the table of every estimator
+per env (bias, total variance, SNR, critic evaluations, variance x cost, ms per estimate, and the IQM of the final
+eval return with its 95% bootstrap CI), next to the W&B report spec and the PNG panels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from joblib import Parallel, delayed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sac.rundir import RunDir  # noqa: E402
+
+# env -> (env steps per run, env steps between diagnostics). Sized so that the default lab takes about an hour
+# on two cores; --scale multiplies both.
+BUDGETS = {"Pendulum": (8_000, 1_000), "Hopper": (15_000, 2_500), "CartPole": (15_000, 2_500)}
+CONTINUOUS = [
+    ["agent.policy=tanh_gaussian", "agent.actor_estimator=reparam"],
+    ["agent.policy=tanh_gaussian", "agent.actor_estimator=score"],
+    ["agent.policy=beta", "agent.actor_estimator=reparam"],
+    ["agent.policy=beta", "agent.actor_estimator=score"],
+]
+DISCRETE = [[f"agent.discrete_estimator={e}"] for e in ("exact", "score", "gumbel", "straight_through")]
+DISCRETE_ENVS = {"CartPole", "Acrobot", "LunarLander"}
+
+
+def plan(envs: list[str], seeds: list[int], scale: float, runs_dir: Path) -> list[tuple[Path, list[str]]]:
+    """(run directory, train_sac.py overrides) for every env, estimator and seed."""
+    runs = []
+    for env in envs:
+        steps, every = BUDGETS.get(env, (15_000, 2_500))
+        steps, every = max(int(steps * scale), 2_000), max(int(every * scale), 500)
+        for variant in DISCRETE if env in DISCRETE_ENVS else CONTINUOUS:
+            name = "_".join(v.split("=")[1] for v in variant)
+            for seed in seeds:
+                overrides = [
+                    f"env={env}",
+                    f"seed={seed}",
+                    f"total_steps={steps}",
+                    f"learning_starts={min(5_000, steps // 5)}",
+                    f"eval_every={every}",
+                    f"diagnostics.grad_variance_every={every}",
+                    f"checkpoint_every={steps}",
+                    "threads=1",
+                    "wandb.mode=disabled",
+                    *variant,
+                ]
+                runs.append((runs_dir / env / f"{name}_seed{seed}", overrides))
+    return runs
+
+
+def train(run_dir: Path, overrides: list[str]) -> float:
+    """One run as a process of its own; returns its wall time, 0 when it had finished before."""
+    if RunDir(run_dir).status().value == "finished":
+        return 0.0
+    start = time.perf_counter()
+    command = [sys.executable, str(ROOT / "scripts" / "train_sac.py"), *overrides, f"hydra.run.dir={run_dir}"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{run_dir} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=list(BUDGETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every env's step budget")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one torch thread each")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "outputs" / "estimator_lab")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "measured" / "estimator_lab")
+    parser.add_argument("--report-only", action="store_true", help="only build the report from finished runs")
+    args = parser.parse_args()
+
+    runs = plan(args.envs, args.seeds, args.scale, args.runs_dir)
+    start = time.perf_counter()
+    if not args.report_only:
+        print(f"{len(runs)} runs, {args.jobs} at a time, in {args.runs_dir}")
+        seconds = Parallel(n_jobs=args.jobs, backend="threading")(delayed(train)(d, o) for d, o in runs)
+        print(f"trained in {(time.perf_counter() - start) / 60:.1f} min ({sum(seconds) / 60:.1f} run-minutes)")
+
+    from sac.config import CompareConfig
+    from sac.report import build_report
+
+    finished = [str(d) for d, _ in runs if RunDir(d).status().value == "finished"]
+    title = f"Estimator lab: {', '.join(args.envs)}; seeds {', '.join(map(str, args.seeds))}; scale {args.scale:g}"
+    build_report(CompareConfig(runs=finished, title=title), args.out)
+    (args.out / "command.txt").write_text(
+        f"python benchmarks/estimator_lab.py {' '.join(sys.argv[1:])}\n"
+        f"{len(finished)} runs; wall time {(time.perf_counter() - start) / 60:.1f} min\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
