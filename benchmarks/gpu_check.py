@@ -96,10 +96,10 @@ class Stages:
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
             done = subprocess.CompletedProcess(cmd, 124, out, f"timed out after {timeout:.0f} s")
-        self._append(name, cmd, done.returncode, time.perf_counter() - start, done.stdout + done.stderr)
+        self.append(name, cmd, done.returncode, time.perf_counter() - start, done.stdout + done.stderr)
         return done
 
-    def _append(self, name: str, cmd: list[str], rc: int, seconds: float, text: str) -> None:
+    def append(self, name: str, cmd: list[str], rc: int, seconds: float, text: str) -> None:
         with self.log.open("a") as f:
             f.write(f"\n===== {name}: rc {rc}, {seconds:.1f} s: {' '.join(cmd)}\n{text}")
 
@@ -218,7 +218,7 @@ def run_for(stages: Stages, name: str, cmds: list[list[str]], seconds: float) ->
             p.kill()
             codes.append(p.wait())
         f.seek(0)
-        stages._append(f"{name} [{i}]", cmds[i], codes[-1], seconds, f.read()[-20_000:])
+        stages.append(f"{name} [{i}]", cmds[i], codes[-1], seconds, f.read()[-20_000:])
         f.close()
     return codes
 

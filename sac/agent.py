@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from sac.beta import BetaPolicy
 from sac.config import ActorEstimator, AgentConfig, EncoderConfig, PolicyName
@@ -148,65 +148,120 @@ class SAC:
         if vae is not None:
             vae.normalizer.update(batch.obs)
         loss_q, metrics = self.critic_loss(batch)
-        self.critic_optim.zero_grad()
-        loss_q.backward()
-        self.critic_optim.step()
-
+        gradient_step(self.critic_optim, loss_q)
         loss_pi, logp, actor_metrics = self.actor_loss(batch.obs)
-        metrics |= actor_metrics
-        if self.cfg.learn_alpha:
-            loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
-            loss_pi = loss_pi + loss_alpha
-            metrics["train/alpha_loss"] = loss_alpha
-        self.actor_optim.zero_grad()
-        loss_pi.backward()
-        self.actor_optim.step()
-        metrics["train/alpha"] = self.alpha
+        metrics |= actor_metrics | actor_and_temperature_step(self, loss_pi, logp)
 
         if self.vae_optim is not None and vae is not None and self.updates % self.encoder.cfg.update_every == 0:
             loss_vae, vae_metrics = vae.loss(batch.obs, self.encoder.cfg.beta)
-            self.vae_optim.zero_grad()
-            loss_vae.backward()
-            self.vae_optim.step()
+            gradient_step(self.vae_optim, loss_vae)
             metrics |= vae_metrics
 
-        with torch.no_grad():
-            torch._foreach_lerp_(self._target_params, self._online_params, self.cfg.tau)
+        polyak_update(self)
         self.encoder.update_target()
         return {key: value.detach() for key, value in metrics.items()}
 
     def parameter_groups(self) -> dict[str, list[Tensor]]:
         """The trained parameters by part, for the NaN guard."""
-        return {
-            "actor": list(self.actor.parameters()),
-            "critic": list(self.critic.parameters()),
-            "log_alpha": [self.log_alpha],
-        }
+        return parameter_groups(self)
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "log_alpha": self.log_alpha.detach(),
-            "actor_optim": self.actor_optim.state_dict(),
-            "critic_optim": self.critic_optim.state_dict(),
-            "encoder": self.encoder.state_dict(),
-            "updates": self.updates,
-        }
+        state = core_state(self) | {"encoder": self.encoder.state_dict()}
         if self.vae_optim is not None:
             state["vae_optim"] = self.vae_optim.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
-        self.critic_target.load_state_dict(state["critic_target"])
-        with torch.no_grad():
-            self.log_alpha.copy_(state["log_alpha"])
-        self.actor_optim.load_state_dict(state["actor_optim"])
-        self.critic_optim.load_state_dict(state["critic_optim"])
+        load_core_state(self, state)
         self.encoder.load_state_dict(state["encoder"])
-        self.updates = int(state["updates"])
         if self.vae_optim is not None:
             self.vae_optim.load_state_dict(state["vae_optim"])
+
+
+class SoftActorCritic(Protocol):
+    """What SAC and DiscreteSAC (sac/discrete.py) share: the parts the functions below step and save."""
+
+    log_alpha: Tensor
+    target_entropy: float
+    updates: int
+    _online_params: list[Tensor]
+    _target_params: list[Tensor]
+
+    @property
+    def actor(self) -> nn.Module: ...
+
+    @property
+    def critic(self) -> nn.Module: ...
+
+    @property
+    def critic_target(self) -> nn.Module: ...
+
+    @property
+    def actor_optim(self) -> torch.optim.Optimizer: ...
+
+    @property
+    def critic_optim(self) -> torch.optim.Optimizer: ...
+
+    @property
+    def cfg(self) -> AgentConfig: ...
+
+    @property
+    def alpha(self) -> Tensor: ...
+
+
+def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def actor_and_temperature_step(agent: SoftActorCritic, loss_pi: Tensor, logp: Tensor) -> dict[str, Tensor]:
+    """One step of the actor and, when learned, the temperature, on the sum of their losses: they touch disjoint
+    parameters (each detaches the other's), so one backward and one optimizer step serve both. `logp`: the
+    log-probs of the actor loss's actions, or for discrete SAC minus the exact entropy, (B,) or (K, B)."""
+    metrics = {}
+    if agent.cfg.learn_alpha:
+        loss_alpha = temperature_loss(agent.log_alpha, logp, agent.target_entropy)
+        loss_pi = loss_pi + loss_alpha
+        metrics["train/alpha_loss"] = loss_alpha
+    gradient_step(agent.actor_optim, loss_pi)
+    metrics["train/alpha"] = agent.alpha
+    return metrics
+
+
+def polyak_update(agent: SoftActorCritic) -> None:
+    """theta' <- (1 - tau) theta' + tau theta for the target critics, in one fused op over all tensors."""
+    with torch.no_grad():
+        torch._foreach_lerp_(agent._target_params, agent._online_params, agent.cfg.tau)
+
+
+def parameter_groups(agent: SoftActorCritic) -> dict[str, list[Tensor]]:
+    return {
+        "actor": list(agent.actor.parameters()),
+        "critic": list(agent.critic.parameters()),
+        "log_alpha": [agent.log_alpha],
+    }
+
+
+def core_state(agent: SoftActorCritic) -> dict[str, Any]:
+    """Networks, target critics, temperature, optimizers and the update count, for a checkpoint."""
+    return {
+        "actor": agent.actor.state_dict(),
+        "critic": agent.critic.state_dict(),
+        "critic_target": agent.critic_target.state_dict(),
+        "log_alpha": agent.log_alpha.detach(),
+        "actor_optim": agent.actor_optim.state_dict(),
+        "critic_optim": agent.critic_optim.state_dict(),
+        "updates": agent.updates,
+    }
+
+
+def load_core_state(agent: SoftActorCritic, state: dict[str, Any]) -> None:
+    agent.actor.load_state_dict(state["actor"])
+    agent.critic.load_state_dict(state["critic"])
+    agent.critic_target.load_state_dict(state["critic_target"])
+    with torch.no_grad():
+        agent.log_alpha.copy_(state["log_alpha"])
+    agent.actor_optim.load_state_dict(state["actor_optim"])
+    agent.critic_optim.load_state_dict(state["critic_optim"])
+    agent.updates = int(state["updates"])

@@ -16,6 +16,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sac.agent import (
+    actor_and_temperature_step,
+    core_state,
+    gradient_step,
+    load_core_state,
+    parameter_groups,
+    polyak_update,
+)
 from sac.categorical import Categorical
 from sac.config import AgentConfig, DiscreteEstimator
 from sac.losses import (
@@ -25,7 +33,6 @@ from sac.losses import (
     discrete_soft_target,
     relaxed_actor_loss,
     score_surrogate,
-    temperature_loss,
 )
 from sac.networks import CategoricalActor, CriticEnsemble
 from sac.replay import Batch
@@ -118,54 +125,24 @@ class DiscreteSAC:
         return relaxed_actor_loss(alpha, probs, log_probs, q, y)
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
-        """One gradient step on critics, actor and temperature, then the Polyak update of the target critics."""
+        """One gradient step on critics, actor and temperature, then the Polyak update of the target critics.
+
+        The temperature is tuned on the exact entropy, which replaces the sampled log pi(a|s) of continuous SAC
+        (Christodoulou 2019, eq. 11)."""
         loss_q, metrics = self.critic_loss(batch)
-        self.critic_optim.zero_grad()
-        loss_q.backward()
-        self.critic_optim.step()
-
+        gradient_step(self.critic_optim, loss_q)
         loss_pi, neg_entropy, actor_metrics = self.actor_loss(batch.obs)
-        metrics |= actor_metrics
-        if self.cfg.learn_alpha:
-            # The exact entropy replaces the sampled log pi(a|s) of continuous SAC (Christodoulou 2019, eq. 11).
-            loss_alpha = temperature_loss(self.log_alpha, neg_entropy, self.target_entropy)
-            loss_pi = loss_pi + loss_alpha
-            metrics["train/alpha_loss"] = loss_alpha
-        self.actor_optim.zero_grad()
-        loss_pi.backward()
-        self.actor_optim.step()
-        metrics["train/alpha"] = self.alpha
-
-        with torch.no_grad():
-            torch._foreach_lerp_(self._target_params, self._online_params, self.cfg.tau)
+        metrics |= actor_metrics | actor_and_temperature_step(self, loss_pi, neg_entropy)
+        polyak_update(self)
         self.updates += 1
         return {key: value.detach() for key, value in metrics.items()}
 
     def parameter_groups(self) -> dict[str, list[Tensor]]:
         """The trained parameters by part, for the NaN guard."""
-        return {
-            "actor": list(self.actor.parameters()),
-            "critic": list(self.critic.parameters()),
-            "log_alpha": [self.log_alpha],
-        }
+        return parameter_groups(self)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "log_alpha": self.log_alpha.detach(),
-            "actor_optim": self.actor_optim.state_dict(),
-            "critic_optim": self.critic_optim.state_dict(),
-            "updates": self.updates,
-        }
+        return core_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
-        self.critic_target.load_state_dict(state["critic_target"])
-        with torch.no_grad():
-            self.log_alpha.copy_(state["log_alpha"])
-        self.actor_optim.load_state_dict(state["actor_optim"])
-        self.critic_optim.load_state_dict(state["critic_optim"])
-        self.updates = int(state["updates"])
+        load_core_state(self, state)
