@@ -108,8 +108,9 @@ class DiscreteSAC:
         from agent.score_samples samples per state, and take the entropy part exactly
         (losses.discrete_entropy_term says why), so all four estimate the gradient of the same J_pi:
         score: log-derivative with a leave-one-out baseline; gumbel: pathwise through relaxed one-hots at
-        agent.gumbel_temperature; straight_through: hard one-hots forward, the relaxed gradient backward.
-        The twin critics' minimum is taken per action, as in the exact sum; the critics get no gradient.
+        agent.gumbel_temperature, each critic read at y as Q_j(s, .) . y before their minimum (a relaxed
+        objective: its bias); straight_through: hard one-hots forward, the relaxed gradient backward. The
+        critics get no gradient.
         """
         with torch.no_grad():
             q = self.critic.q_all(obs)  # (E, B, |A|)

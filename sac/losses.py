@@ -7,6 +7,7 @@ probabilities and log-probabilities (B, |A|), Q values of every action (E, B, |A
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -118,8 +119,14 @@ def discrete_entropy_term(alpha: Tensor, probs: Tensor, log_probs: Tensor) -> Te
 
 
 def relaxed_actor_loss(alpha: Tensor, probs: Tensor, log_probs: Tensor, q: Tensor, y: Tensor) -> Tensor:
-    """J_pi with E_a[min_j Q_j(s, a)] read at K relaxed (or straight-through) one-hots y (K, B, |A|) as
-    Q(s, .) . y, differentiated through y; q (E, B, |A|) carries no gradient to the critics."""
+    """J_pi with E_a[min_j Q_j(s, a)] read at K relaxed (or straight-through) one-hots y (K, B, |A|): each critic
+    at y as Q_j(s, .) . y, then their minimum, differentiated through y; q (E, B, |A|) carries no gradient.
+
+    Each critic is linear in y, so the straight-through gradient (the hard y forward) differs from the
+    Gumbel-softmax one (the soft y forward) only through the min: which critic is the smaller one at the hard
+    sample and at the soft one. With a single critic the two gradients are equal (tests/test_discrete.py).
+    At a hard y this is min_j Q_j(s, a), the exact objective's sample.
+    """
     _check_q_all(q, probs)
-    q_at_y = (y * q.min(dim=0).values).sum(-1)  # (K, B)
+    q_at_y = torch.einsum("kba,eba->ekb", y, q).min(dim=0).values  # (K, B)
     return discrete_entropy_term(alpha, probs, log_probs) - q_at_y.mean()

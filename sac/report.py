@@ -402,7 +402,8 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
     figures = "\n".join(f'<h2>{html.escape(t)}</h2>\n<img src="{p.name}" alt="{html.escape(t)}">' for t, p in panels)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}} td,th{{padding:.2em .8em;text-align:left}}</style>
+<style>body{{font-family:sans-serif;max-width:80em;margin:auto}} td,th{{padding:.2em .8em;text-align:left}}
+table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(DESCRIPTION)}</p>
@@ -414,7 +415,7 @@ def write_html(runs: list[Run], panels: list[tuple[str, Path]], title: str, out:
 {improvement_line}
 <h2>Every estimator, per env</h2>
 <p>{html.escape(ESTIMATOR_NOTE)}</p>
-<table><tr>{"".join(f"<th>{html.escape(c)}</th>" for c in ESTIMATOR_COLUMNS)}</tr>
+<table class="estimators"><tr>{"".join(f"<th>{html.escape(c)}</th>" for c in ESTIMATOR_COLUMNS)}</tr>
 {estimators}
 </table>
 <h2>Final evaluation return per run</h2>
@@ -439,11 +440,12 @@ ESTIMATOR_NOTE = (
 )
 
 DESCRIPTION = (
-    "SAC's actor gradient estimated two ways on the same objective: pathwise (reparameterised, "
-    "a = tanh(mu + std * eps), differentiated through a) and score-function (log-derivative, "
-    "differentiated through log pi with a leave-one-out baseline), next to REINFORCE with a value "
-    "baseline. Gradient panels: total variance (trace of the covariance of one estimate) and "
-    "signal-to-noise ratio, measured on the live actor and critics during training."
+    "SAC's actor gradient estimated several ways on the same objective: for a tanh-Gaussian or Beta policy "
+    "pathwise (reparameterised, explicitly or implicitly) and score-function (log-derivative with a leave-one-out "
+    "baseline); for a categorical policy the exact sum over actions, score function, Gumbel-softmax and "
+    "straight-through; next to REINFORCE with a value baseline. Gradient panels: total variance (trace of the "
+    "covariance of one estimate), variance x cost, signal-to-noise ratio and bias over its noise, measured on the "
+    "live actor and critics during training."
 )
 
 
@@ -482,7 +484,7 @@ def wandb_report(runs: list[Run], c: CompareConfig, online: bool) -> Any:
         entity=c.wandb_entity or "",
         project=c.wandb_project or "",
         title=c.title,
-        description="Pathwise vs score-function actor-gradient estimators",
+        description="Actor-gradient estimators of SAC, measured and compared",
         blocks=[
             wr.H1(text=c.title),
             wr.P(text=DESCRIPTION),

@@ -186,3 +186,22 @@ def test_live_diagnostics_find_score_unbiased_and_gumbel_biased() -> None:
     state = torch.random.get_rng_state()
     discrete_gradient_diagnostics(sac, data.obs, samples=4, seed=1)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize("critics", [1, 2])
+def test_straight_through_differs_from_gumbel_softmax_only_through_the_min_over_critics(critics: int) -> None:
+    """Each critic is linear in the one-hot, so with one critic the two gradients are equal for the same noise;
+    the min over two (randomly initialised) critics, evaluated at the hard and at the soft sample, tells them apart."""
+    sac, data = agent(num_critics=critics), batch(64)
+
+    def grads(estimator: DiscreteEstimator) -> torch.Tensor:
+        sac.actor.zero_grad()
+        torch.manual_seed(8)
+        sac.actor_objective(sac.actor(data.obs), data.obs, estimator).backward()
+        return torch.cat([p.grad.flatten() for p in sac.actor.parameters()])
+
+    gumbel, straight = grads(DiscreteEstimator.gumbel), grads(DiscreteEstimator.straight_through)
+    if critics == 1:
+        torch.testing.assert_close(straight, gumbel)
+    else:
+        assert not torch.allclose(straight, gumbel)
