@@ -68,11 +68,13 @@ def training_job(schema: type, train: TrainFn) -> Callable[[DictConfig], None]:
     def job(cfg: DictConfig) -> None:
         hydra_cfg = HydraConfig.get()
         config: Any = to_object(cfg, schema)
-        torch.set_num_threads(job_threads(config.threads, hydra_cfg))
         if config.resume is not None:
             run = RunDir(Path(config.resume))
-            train(resume_config(run, cfg, hydra_cfg.overrides.task, schema), run.path, resume=True)
+            resumed = resume_config(run, cfg, hydra_cfg.overrides.task, schema)
+            torch.set_num_threads(job_threads(resumed.threads, hydra_cfg))  # the run's own, unless overridden
+            train(resumed, run.path, resume=True)
             return
+        torch.set_num_threads(job_threads(config.threads, hydra_cfg))
         run = RunDir(Path(hydra_cfg.runtime.output_dir))
         if hydra_cfg.mode == RunMode.MULTIRUN and config.wandb.group is None:
             config.wandb.group = sweep_group(hydra_cfg)

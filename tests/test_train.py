@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import wandb
 from conftest import run_entry_point, small_config
 
@@ -37,7 +38,9 @@ def test_resume_with_a_larger_total_steps_continues_the_same_run(tmp_path: Path)
     )
     assert RunDir(part).read_info()["finished"]
     run_id = RunDir(part).read_info()["wandb_run_id"]
+    torch.set_num_threads(2)
     code, _, stderr = run_entry_point("train_sac", [f"resume={part}", "total_steps=400", f"hydra.run.dir={tmp_path}"])
+    assert torch.get_num_threads() == 1  # the run's own threads=1, not this command's default (0: every core)
     wandb.teardown()  # the in-process W&B service must not outlive this test (see test_report.py)
     assert code == 0, stderr
     assert run_id and RunDir(part).read_info()["wandb_run_id"] == run_id  # the same W&B run, continued
