@@ -112,10 +112,11 @@ def main() -> None:
     finished = [str(d) for d, _ in runs if RunDir(d).status().value == "finished"]
     title = f"Estimator lab: {', '.join(args.envs)}; seeds {', '.join(map(str, args.seeds))}; scale {args.scale:g}"
     build_report(CompareConfig(runs=finished, title=title), args.out)
-    (args.out / "command.txt").write_text(
-        f"python benchmarks/estimator_lab.py {' '.join(sys.argv[1:])}\n"
-        f"{len(finished)} runs; wall time {(time.perf_counter() - start) / 60:.1f} min\n"
-    )
+    if not args.report_only:  # a redrawn report keeps the record of the command that trained its runs
+        (args.out / "command.txt").write_text(
+            f"python benchmarks/estimator_lab.py {' '.join(sys.argv[1:])}\n"
+            f"{len(finished)} runs; wall time {(time.perf_counter() - start) / 60:.1f} min\n"
+        )
 
 
 if __name__ == "__main__":

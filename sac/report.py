@@ -313,7 +313,8 @@ def write_estimator_csv(rows: list[EstimatorRow], path: Path) -> Path:
 
 def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
     """One PNG per panel: eval return per env (mean and min-max over seeds per algorithm) and the
-    gradient diagnostics of each estimator on a log scale. Returns [(title, path)]."""
+    gradient diagnostics of each estimator (mean over the runs of an env and policy) on a log scale.
+    Returns [(title, path)]."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -339,17 +340,25 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
         panels.append((f"Evaluation return, {env}", _save(fig, out / f"eval_return_{env}.png")))
 
     diagnosed = [r for r in runs if any(k.startswith("grad/") for rec in r.records for k in rec)]
+    # One line per env, policy and estimator: the mean over that group's runs at each diagnostic step.
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in diagnosed:
+        groups.setdefault((run.env_id, policy_of(run.algorithm) or run.algorithm), []).append(run)
     for stat, title in GRAD_PANELS.items():
         if not diagnosed:
             break
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for run in diagnosed:
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        for (env, policy), group in sorted(groups.items()):
             for estimator, style in DIAGNOSED.items():
-                steps, values = run.series(f"grad/{estimator}/{stat}")
-                if len(steps):
-                    ax.plot(steps, values, linestyle=style, label=f"{estimator} ({run.name})")
+                curves = [c for c in (r.series(f"grad/{estimator}/{stat}") for r in group) if len(c[0])]
+                if not curves:
+                    continue
+                grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+                mean = np.mean([np.interp(grid, steps, values) for steps, values in curves], axis=0)
+                runs_label = f"{len(curves)} run{'s' * (len(curves) > 1)}"
+                ax.plot(grid, mean, linestyle=style, label=f"{estimator}, {policy}, {env} ({runs_label})")
         ax.set(title=title, xlabel="environment steps", yscale="log")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         panels.append((title, _save(fig, out / f"grad_{stat}.png")))
     return panels
 
