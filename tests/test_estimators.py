@@ -10,6 +10,7 @@ from sac.agent import SAC
 from sac.config import AgentConfig, DiagnosticsConfig
 from sac.estimators import (
     actor_gradient_diagnostics,
+    bias_statistics,
     gaussian_pathwise_loss,
     gaussian_score_loss,
     gradient_samples,
@@ -55,6 +56,23 @@ def test_quadratic_cost(mu: float, sigma: float, k: float) -> None:
     check_mean_and_variance(score, 2 * d, d**4 / sigma**2 + 14 * d**2 + 15 * sigma**2)
     if (mu, sigma, k) == (1.0, 1.0, 0.0):  # x^2 at mu = sigma = 1: score 30, pathwise 4, true gradient 2
         assert score.var().item() == pytest.approx(30, rel=0.05) and pathwise.var().item() == pytest.approx(4, rel=0.02)
+
+
+def test_bias_statistics_against_an_exact_and_a_noisy_reference() -> None:
+    """Unbiased estimates: bias_norm is about the noise size sqrt(tr Cov / n), so bias_z is about 1; a shifted
+    mean is found at its size; a reference's own variance widens bias_se."""
+    torch.manual_seed(3)
+    n, p = 4000, 50
+    unbiased = torch.randn(n, p) * 2.0  # tr Cov = 200: noise size sqrt(200 / 4000) = 0.224
+    stats = bias_statistics(unbiased, torch.zeros(p))
+    assert stats["bias_se"].item() == pytest.approx(math.sqrt(200 / n), rel=0.05)
+    assert 0.7 < stats["bias_z"].item() < 1.3
+    shift = torch.zeros(p)
+    shift[0] = 3.0
+    biased = bias_statistics(unbiased + shift, torch.zeros(p))
+    assert biased["bias_norm"].item() == pytest.approx(3.0, abs=0.1) and biased["bias_z"] > 10
+    widened = bias_statistics(unbiased, torch.zeros(p), reference_variance=0.15)
+    assert widened["bias_se"].item() == pytest.approx(math.sqrt(200 / n + 0.15), rel=0.05)
 
 
 def test_statistics_of_known_samples() -> None:
@@ -131,7 +149,7 @@ def test_diagnostics_run_on_the_beta_policy() -> None:
     torch.manual_seed(0)
     agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16], policy="beta"), torch.device("cpu"))
     metrics = actor_gradient_diagnostics(agent, torch.randn(8, 4), samples=4, reference_samples=8, seed=0)
-    assert len(metrics) == 21 and all(torch.isfinite(v) for v in metrics.values())
+    assert len(metrics) == 33 and all(torch.isfinite(v) for v in metrics.values())  # 3 estimators x 11 statistics
     assert 0 < float(metrics["grad/reparam/cosine"]) <= 1
 
 
@@ -144,7 +162,8 @@ def test_diagnostics_leave_agent_and_rng_untouched() -> None:
     assert torch.equal(state, torch.get_rng_state())
     assert all(torch.equal(a, b) for a, b in zip(before, agent.actor.parameters(), strict=True))
     assert all(p.grad is None for p in agent.actor.parameters())
-    stats = ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine", "critic_evals", "variance_times_cost")
+    stats = ("norm_of_mean", "mean_norm", "total_variance", "snr", "cosine", "critic_evals", "variance_times_cost",
+             "bias_norm", "bias_se", "bias_z", "ms_per_estimate")  # fmt: skip
     assert set(metrics) == {f"grad/{e}/{s}" for e in ("reparam", "reparam_k", "score") for s in stats}
     k = agent.cfg.score_samples
     assert [float(metrics[f"grad/{e}/critic_evals"]) for e in ("reparam", "reparam_k", "score")] == [1, k, k]

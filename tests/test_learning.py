@@ -8,18 +8,20 @@ from sac.train import train
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("policy", "estimator", "seed"),
-    # One seed per tanh-Gaussian estimator and two for the Beta policy keep the whole suite within 15 minutes.
-    [("tanh_gaussian", "reparam", 0), ("tanh_gaussian", "score", 0), ("beta", "reparam", 0), ("beta", "reparam", 1)],
+    ("policy", "estimator", "seed", "steps"),
+    # One seed per tanh-Gaussian estimator and two for the Beta policy keep the whole suite within 15 minutes;
+    # so does checking the Beta policy at 8k steps (the estimator lab measured -147, -170, -182 at 6k).
+    [("tanh_gaussian", "reparam", 0, 10_000), ("tanh_gaussian", "score", 0, 10_000), ("beta", "reparam", 0, 8_000),
+     ("beta", "reparam", 1, 8_000)],
 )  # fmt: skip
-def test_sac_solves_pendulum_within_10k_steps(tmp_path, policy: str, estimator: str, seed: int) -> None:
+def test_sac_solves_pendulum_within_10k_steps(tmp_path, policy: str, estimator: str, seed: int, steps: int) -> None:
     c = small_config(
         seed=seed,
-        total_steps=10_000,
+        total_steps=steps,
         learning_starts=1_000,
-        eval_every=10_000,
+        eval_every=steps,
         eval_episodes=10,
-        checkpoint_every=10_000,
+        checkpoint_every=steps,
         log_every=1_000,
         checkpoint_buffer=False,
     )

@@ -83,6 +83,7 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
     assert len((out / "estimators.csv").read_text().splitlines()) == 4  # header + pathwise, pathwise K, score
 
 
+@pytest.mark.slow  # the command as a process of its own: in the full suite
 def test_command_finishes_promptly_without_network(
     three_runs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

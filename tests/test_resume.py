@@ -66,10 +66,11 @@ def kill_at_checkpoint(script: str, argv: list[str], run_dir: Path, step: int) -
 
 
 # Continuous SAC, and discrete SAC with a sampled estimator (its Gumbel noise must continue exactly too).
+# The discrete case runs in the full suite only: the fast suite keeps one resume check within its two minutes.
 RUNS = {"continuous": [], "discrete": ["env=CartPole", "agent.discrete_estimator=gumbel"]}
 
 
-@pytest.mark.parametrize("kind", list(RUNS))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=[pytest.mark.slow] if k == "discrete" else []) for k in RUNS])
 def test_killed_and_resumed_run_logs_exactly_what_an_uninterrupted_run_logs(tmp_path: Path, kind: str) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     argv = [*COMMON, *RUNS[kind]]
@@ -113,6 +114,7 @@ def test_killed_and_resumed_reinforce_run_logs_exactly_what_an_uninterrupted_run
     assert RunDir(b).read_info()["finished"]
 
 
+@pytest.mark.slow  # with the W&B service: in the full suite, which keeps the fast one under two minutes
 def test_sigterm_saves_a_checkpoint_and_closes_the_wandb_run(tmp_path: Path) -> None:
     run = tmp_path / "run"
     proc = subprocess.Popen(

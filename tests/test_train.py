@@ -57,6 +57,7 @@ def test_resume_with_a_larger_total_steps_continues_the_same_run(tmp_path: Path)
     ).read_bytes()
 
 
+@pytest.mark.slow  # Box2D's resume path, in the full suite
 def test_a_resumed_lunarlander_run_starts_a_new_episode_and_keeps_training(tmp_path: Path) -> None:
     """Box2D cannot restore the episode in progress: the resumed run cuts it in the replay buffer (no
     transition into the new episode's first state), starts a new one, and trains on to the end."""
