@@ -407,10 +407,11 @@ def validate_train(c: TrainConfig) -> None:
 
 
 def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None:
-    """Options that apply to one kind of action space only, once the env shows which kind it has."""
+    """Options that apply to one kind of action space only, once the env shows which kind it has:
+    each must keep its default on the other kind."""
     a, defaults = c.agent, AgentConfig()
     if discrete:
-        continuous_only = {
+        other = {
             "agent.policy": (a.policy, defaults.policy),
             "agent.actor_estimator": (a.actor_estimator, defaults.actor_estimator),
             "agent.reparam_samples": (a.reparam_samples, defaults.reparam_samples),
@@ -418,23 +419,20 @@ def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None
             "compile": (c.compile, False),
             "cudagraphs": (c.cudagraphs, False),
         }
-        for key, (value, default) in continuous_only.items():
-            if value != default:
-                shown = value.value if isinstance(value, Enum) else value
-                raise UserError(
-                    f"{key}={shown} is for continuous actions; env.name={env_name} has discrete ones "
-                    "(discrete SAC's options: agent.discrete_estimator, gumbel_temperature, target_entropy_fraction)"
-                )
-        return
-    discrete_only = {
-        "agent.discrete_estimator": (a.discrete_estimator, defaults.discrete_estimator),
-        "agent.gumbel_temperature": (a.gumbel_temperature, defaults.gumbel_temperature),
-        "agent.target_entropy_fraction": (a.target_entropy_fraction, defaults.target_entropy_fraction),
-    }
-    for key, (value, default) in discrete_only.items():
+        why = (
+            f"is for continuous actions; env.name={env_name} has discrete ones "
+            "(discrete SAC's options: agent.discrete_estimator, gumbel_temperature, target_entropy_fraction)"
+        )
+    else:
+        other = {
+            "agent.discrete_estimator": (a.discrete_estimator, defaults.discrete_estimator),
+            "agent.gumbel_temperature": (a.gumbel_temperature, defaults.gumbel_temperature),
+            "agent.target_entropy_fraction": (a.target_entropy_fraction, defaults.target_entropy_fraction),
+        }
+        why = f"is for discrete actions; env.name={env_name} has continuous (Box) ones"
+    for key, (value, default) in other.items():
         if value != default:
-            shown = value.value if isinstance(value, Enum) else value
-            raise UserError(f"{key}={shown} is for discrete actions; env.name={env_name} has continuous (Box) ones")
+            raise UserError(f"{key}={value.value if isinstance(value, Enum) else value} {why}")
 
 
 def validate_reinforce(c: ReinforceConfig) -> None:

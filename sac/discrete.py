@@ -49,7 +49,6 @@ class DiscreteSAC:
     def __init__(self, obs_dim: int, num_actions: int, cfg: AgentConfig, device: torch.device) -> None:
         self.cfg = cfg
         self.device = device
-        self.num_actions = num_actions
         self.actor = CategoricalActor(obs_dim, num_actions, cfg.hidden_sizes).to(device)
         self.critic = CriticEnsemble(obs_dim, 0, cfg.hidden_sizes, cfg.num_critics, num_actions).to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
