@@ -3,6 +3,7 @@
     python benchmarks/learning_curves.py                          # Hopper + HalfCheetah, 3 seeds, 50k steps
     python benchmarks/learning_curves.py --libs sb3 --jobs 1      # only SB3's runs (e.g. while you work)
     python benchmarks/learning_curves.py --libs none              # only redraw from the finished runs
+    python benchmarks/learning_curves.py --libs ours ours-beta    # the Beta policy next to the tanh-Gaussian
     python benchmarks/learning_curves.py --envs Hopper --seeds 0 1 2 3 4 --learning-starts 10000 --eval-episodes 10
                                                                   # the RL Zoo's protocol, as issue 12 states it
 
@@ -27,15 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-LIBS = {"ours": "this package", "sb3": "Stable-Baselines3"}
+LIBS = {"ours": "this package", "ours-beta": "this package, Beta policy", "sb3": "Stable-Baselines3"}
 # Shared by both libraries; the rest is each library's SAC default (auto entropy, target entropy -act_dim).
 SETTINGS = {"learning_rate": 3e-4, "batch_size": 256, "tau": 0.005, "gamma": 0.99, "hidden": [256, 256]}
 
 
 def run_ours(
-    env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int
+    env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int, policy: str = "tanh_gaussian"
 ) -> list[tuple[int, float]]:
-    from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
+    from sac.config import AgentConfig, EnvConfig, PolicyName, TrainConfig, WandbConfig
     from sac.rundir import RunDir
     from sac.train import train
 
@@ -50,6 +51,7 @@ def run_ours(
                 alpha_lr=SETTINGS["learning_rate"],
                 tau=SETTINGS["tau"],
                 gamma=SETTINGS["gamma"],
+                policy=PolicyName(policy),
             ),
             wandb=WandbConfig(mode="disabled"),
             device="cpu",
@@ -114,8 +116,11 @@ def one_run(lib: str, env: str, seed: int, args: argparse.Namespace, path: Path)
     import torch
 
     torch.set_num_threads(1)
-    run = run_ours if lib == "ours" else run_sb3
-    curve = run(env, seed, args.steps, args.learning_starts, args.eval_every, args.eval_episodes)
+    settings = (env, seed, args.steps, args.learning_starts, args.eval_every, args.eval_episodes)
+    if lib == "sb3":
+        curve = run_sb3(*settings)
+    else:
+        curve = run_ours(*settings, policy="beta" if lib == "ours-beta" else "tanh_gaussian")
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         csv.writer(f).writerows([("step", "return"), *curve])
@@ -188,7 +193,7 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
             final = returns[:, -1]
             point, low, high = stratified_bootstrap_ci([final], lambda s: iqm(s[0]))
             print(
-                f"  {env:<12} {label:<20} {final.mean():8.1f} ± {final.std():6.1f}; IQM {point:.1f} "
+                f"  {env:<12} {label:<27} {final.mean():8.1f} ± {final.std():6.1f}; IQM {point:.1f} "
                 f"[{low:.1f}, {high:.1f}]  (seeds: {np.round(final, 1).tolist()})"
             )
         ax.set(title=env, xlabel="env steps", ylabel="eval return")
