@@ -32,16 +32,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     net = CriticEnsemble(OBS, ACT, [H, H], E)
-    x, y = torch.randn(B, OBS + ACT), torch.randn(B)
+    obs, action, y = torch.randn(B, OBS), torch.randn(B, ACT), torch.randn(B)
     params = list(net.parameters())
 
     def autograd_step() -> list[Tensor]:
         for p in params:
             p.grad = None
-        critic_loss(net._stack(x, False).squeeze(-1), y).backward()
+        critic_loss(net(obs, action), y).backward()
         return [p.grad for p in params if p.grad is not None]
 
-    xe = x.expand(E, B, OBS + ACT)
+    xe = torch.cat([obs, action], dim=-1).expand(E, B, OBS + ACT)  # the critics' input, as forward builds it
     a1, a2, q, dq = torch.empty(E, B, H), torch.empty(E, B, H), torch.empty(E, B, 1), torch.empty(E, B, 1)
     da2, da1 = torch.empty(E, B, H), torch.empty(E, B, H)
     grads = [torch.empty_like(p) for p in params]  # weights W1, W2, W3 then biases b1, b2, b3

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 LIBS = {"ours": "this package", "ours-beta": "this package, Beta policy", "sb3": "Stable-Baselines3"}
+POLICIES = {"ours": "tanh_gaussian", "ours-beta": "beta"}  # this package's libraries: agent.policy of each
 # Shared by both libraries; the rest is each library's SAC default (auto entropy, target entropy -act_dim).
 SETTINGS = {"learning_rate": 3e-4, "batch_size": 256, "tau": 0.005, "gamma": 0.99, "hidden": [256, 256]}
 
@@ -117,10 +118,7 @@ def one_run(lib: str, env: str, seed: int, args: argparse.Namespace, path: Path)
 
     torch.set_num_threads(1)
     settings = (env, seed, args.steps, args.learning_starts, args.eval_every, args.eval_episodes)
-    if lib == "sb3":
-        curve = run_sb3(*settings)
-    else:
-        curve = run_ours(*settings, policy="beta" if lib == "ours-beta" else "tanh_gaussian")
+    curve = run_sb3(*settings) if lib == "sb3" else run_ours(*settings, policy=POLICIES[lib])
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         csv.writer(f).writerows([("step", "return"), *curve])
