@@ -57,8 +57,6 @@ def settings(dry_run: bool) -> dict[str, Any]:
             "parallel_seconds": 15,
             "learn_mode": "eager",
             "learn_seconds": 12,
-            # One thread: a CPU busy with other work makes 2 threads per run crawl (OpenMP oversubscription).
-            "learn_threads": 1,
             "eval_every": 500,
             "eval_episodes": 1,
             "learning_starts": 200,
@@ -76,7 +74,6 @@ def settings(dry_run: bool) -> dict[str, Any]:
         "parallel_seconds": 30,
         "learn_mode": "compile+cudagraphs",
         "learn_seconds": 120,
-        "learn_threads": os.cpu_count() or 1,
         "eval_every": 25_000,
         "eval_episodes": 5,
         "learning_starts": 5000,
@@ -264,8 +261,8 @@ def learning(stages: Stages, s: dict[str, Any], work: Path) -> None:
     from sac.rundir import RunDir
 
     run_dir = work / "learning"
-    cmd = train_command(s, s["learn_mode"], 0, run_dir, s["learn_threads"])
-    (code,) = run_for(stages, "learning", [cmd], s["learn_seconds"])
+    threads = os.cpu_count() or 1
+    (code,) = run_for(stages, "learning", [train_command(s, s["learn_mode"], 0, run_dir, threads)], s["learn_seconds"])
     run = RunDir(run_dir)
     records = run.records() if run.metrics_path.exists() else []
     if records:
