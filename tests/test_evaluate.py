@@ -139,6 +139,23 @@ def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, alg
         reader.close()
 
 
+@pytest.mark.slow  # a training run of its own: the fast suite keeps the four policies above
+def test_evaluation_and_video_of_a_beta_policy(tmp_path: Path) -> None:
+    """The Beta policy's checkpoint acts with its mean, as training's evaluation did, and films its episodes."""
+    run("train_sac", "env=Pendulum", "agent.policy=beta", "seed=5", "total_steps=400", "learning_starts=200",
+        "eval_every=400", "eval_episodes=2", "agent.hidden_sizes=[32,32]", "wandb.mode=disabled",
+        f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    out = tmp_path / "eval.json"
+    checkpoint = tmp_path / "run" / "checkpoints" / "latest"
+    run("evaluate", f"checkpoint={checkpoint}", "episodes=2", "video=true", f"output={out}",
+        f"hydra.run.dir={tmp_path / 'eval'}")  # fmt: skip
+    summary = json.loads(out.read_text())
+    assert summary["algorithm"] == "sac-beta-reparam"
+    assert summary["return_mean"] == pytest.approx(logged_eval(tmp_path / "run"), rel=1e-9)
+    for episode in summary["episodes"]:
+        assert imageio.get_reader(episode["video"]).count_frames() == episode["length"] == 200
+
+
 def test_training_films_evaluations_when_asked(runs: dict[str, Path]) -> None:
     video = runs["sac"] / "videos" / "step_000000400.mp4"
     assert imageio.get_reader(video).count_frames() == 200  # one Pendulum episode

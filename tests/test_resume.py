@@ -65,12 +65,16 @@ def kill_at_checkpoint(script: str, argv: list[str], run_dir: Path, step: int) -
     assert proc.wait() == -signal.SIGKILL
 
 
-# Continuous SAC, and discrete SAC with a sampled estimator (its Gumbel noise must continue exactly too).
-# The discrete case runs in the full suite only: the fast suite keeps one resume check within its two minutes.
-RUNS = {"continuous": [], "discrete": ["env=CartPole", "agent.discrete_estimator=gumbel"]}
+# Continuous SAC, the Beta policy (its sampler's RNG must continue exactly too), and discrete SAC with a sampled
+# estimator (its Gumbel noise too). Only the first runs in the fast suite, which keeps within its two minutes.
+RUNS = {
+    "continuous": [],
+    "beta": ["agent.policy=beta"],
+    "discrete": ["env=CartPole", "agent.discrete_estimator=gumbel"],
+}
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=[pytest.mark.slow] if k == "discrete" else []) for k in RUNS])
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=[pytest.mark.slow] if k != "continuous" else []) for k in RUNS])
 def test_killed_and_resumed_run_logs_exactly_what_an_uninterrupted_run_logs(tmp_path: Path, kind: str) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     argv = [*COMMON, *RUNS[kind]]
