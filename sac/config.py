@@ -331,6 +331,15 @@ def _in_unit_interval(values: dict[str, float]) -> None:
             raise UserError(f"{key}={value} is invalid: it must be in (0, 1]")
 
 
+SEED_MAX = 2**31 - 1  # run seeds are offset (evaluation, per-env, per-step seeds) and must stay valid everywhere
+
+
+def _seed(key: str, seed: int) -> None:
+    """Gymnasium rejects negative seeds with a traceback deep in the env stack; say so before anything starts."""
+    if not 0 <= seed <= SEED_MAX:
+        raise UserError(f"{key}={seed} is invalid: it must be an integer from 0 to {SEED_MAX}")
+
+
 def _widths(key: str, sizes: list[int]) -> None:
     if not sizes or min(sizes) <= 0:
         raise UserError(f"{key}={sizes} is invalid: it needs one or more widths > 0")
@@ -399,6 +408,7 @@ def validate_train(c: TrainConfig) -> None:
     _choice("encoder.name", e.name, EncoderName)
     _choice("encoder.latent", e.latent, Latent)
     _choice("wandb.mode", c.wandb.mode, WandbMode)
+    _seed("seed", c.seed)
     _device_name(c.device)
     if c.cudagraphs and c.encoder.name != EncoderName.none:
         encoder = EncoderName(e.name).value
@@ -449,6 +459,7 @@ def validate_reinforce(c: ReinforceConfig) -> None:
     _in_unit_interval({"agent.gamma": a.gamma})
     _widths("agent.hidden_sizes", a.hidden_sizes)
     _choice("wandb.mode", c.wandb.mode, WandbMode)
+    _seed("seed", c.seed)
     _device_name(c.device)
     _env(c.env)
 
@@ -458,6 +469,8 @@ def validate_evaluate(c: EvaluateConfig) -> None:
     _positive({"episodes": c.episodes})
     if c.max_episode_steps is not None:
         _positive({"max_episode_steps": c.max_episode_steps})
+    if c.seed is not None:
+        _seed("seed", c.seed)
     _device_name(c.device)
     if c.env_name is not None:
         _env(EnvConfig(name=c.env_name))
