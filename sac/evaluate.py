@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,8 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     """Hydra entry point of scripts/evaluate.py: evaluate, print a summary, optionally write JSON, video, W&B."""
     c = to_object(cfg, EvaluateConfig)
     validate_evaluate(c)
+    if c.output:
+        _check_writable(c.output)
     path = Path(c.checkpoint)
     act, meta = load_policy(path, resolve_device(c.device))
     saved_env = meta["config"]["env"]
@@ -130,6 +133,20 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     if c.wandb.mode != WandbMode.disabled:
         _log_to_wandb(c, summary, out_dir)
     return summary
+
+
+def _check_writable(output: str) -> None:
+    """Before any episode runs: an output path that cannot be written would otherwise fail only at the end."""
+    target = Path(output)
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(21, "it is a directory")
+        with tempfile.NamedTemporaryFile(dir=target.resolve().parent):
+            pass
+    except OSError as e:
+        raise UserError(
+            f"output={output} cannot be written ({e.strerror}): pass a file path in a writable directory"
+        ) from None
 
 
 def _print_summary(s: dict[str, Any]) -> None:

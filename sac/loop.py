@@ -109,7 +109,13 @@ class Session:
                 f"checkpoint {path} is a {saved.get('algorithm')} run on {saved.get('env_id')}, "
                 f"not a {meta['algorithm']} run on {meta['env_id']}"
             )
-        return Resumed(int(saved["step"]), state, saved.get("loop", {}), replay)
+        step = int(saved["step"])
+        if self.schedule.total_steps < step:
+            raise UserError(
+                f"total_steps={self.schedule.total_steps} is below the {step} steps of {path}: "
+                "a resumed run keeps its total_steps or extends it"
+            )
+        return Resumed(step, state, saved.get("loop", {}), replay)
 
     def __enter__(self) -> Session:
         s = self.schedule

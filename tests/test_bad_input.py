@@ -81,6 +81,11 @@ CASES = [
     ("train_sac", "hydra.run.dir=/proc/forbidden/run", "output directory /proc/forbidden/run is not writable"),
     ("train_sac", "resume=/nonexistent", "resume=/nonexistent is not a run directory: it has no config.yaml"),
     ("train_sac", "resume=RUN seed=3", "seed=3 cannot be combined with resume"),
+    (
+        "train_sac",
+        "resume=RUN total_steps=100",
+        "total_steps=100 is below the 300 steps of RUN/checkpoints/latest: a resumed run keeps its total_steps or extends it",
+    ),
     ("train_reinforce", "batch_steps=0", "batch_steps=0 is invalid: it must be > 0"),
     (
         "train_reinforce",
@@ -94,6 +99,12 @@ CASES = [
     ),
     ("evaluate", "episodes=3", "checkpoint is required: pass checkpoint=..."),
     ("evaluate", "checkpoint=/nonexistent", "checkpoint /nonexistent does not exist"),
+    (
+        "evaluate",
+        "checkpoint=CKPT output=/nonexistent/eval.json",
+        "output=/nonexistent/eval.json cannot be written (No such file or directory)",
+    ),
+    ("evaluate", "checkpoint=CKPT output=CKPT", "output=CKPT cannot be written (it is a directory)"),
     ("evaluate", "checkpoint=CKPT seed=-3", "seed=-3 is invalid: it must be an integer from 0 to 2147483647"),
     ("evaluate", "checkpoint=TRUNCATED", "state.safetensors is truncated or corrupt"),
     ("evaluate", "checkpoint=PICKLED", "state.safetensors is truncated or corrupt"),
