@@ -153,10 +153,12 @@ def test_evaluation_and_video_of_a_beta_policy(tmp_path: Path) -> None:
     assert summary["algorithm"] == "sac-beta-reparam"
     assert summary["return_mean"] == pytest.approx(logged_eval(tmp_path / "run"), rel=1e-9)
     for episode in summary["episodes"]:
-        assert imageio.get_reader(episode["video"]).count_frames() == episode["length"] == 200
+        with imageio.get_reader(episode["video"]) as reader:
+            assert reader.count_frames() == episode["length"] == 200
 
 
 def test_training_films_evaluations_when_asked(runs: dict[str, Path]) -> None:
     video = runs["sac"] / "videos" / "step_000000400.mp4"
-    assert imageio.get_reader(video).count_frames() == 200  # one Pendulum episode
+    with imageio.get_reader(video) as reader:
+        assert reader.count_frames() == 200  # one Pendulum episode
     assert {"step": 400, "eval/video": "videos/step_000000400.mp4"} in RunDir(runs["sac"]).records()
