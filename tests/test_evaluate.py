@@ -133,10 +133,9 @@ def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, alg
         f"hydra.run.dir={tmp_path}",
     )
     for episode in json.loads(out.read_text())["episodes"]:
-        reader = imageio.get_reader(episode["video"])
-        assert reader.count_frames() == episode["length"] > 0
-        assert (reader.get_data(0) > 20).mean() > 0.01  # a rendered scene, not an empty frame
-        reader.close()
+        with imageio.get_reader(episode["video"]) as reader:
+            assert reader.count_frames() == episode["length"] > 0
+            assert (reader.get_data(0) > 20).mean() > 0.01  # a rendered scene, not an empty frame
 
 
 @pytest.mark.slow  # a training run of its own: the fast suite keeps the four policies above
