@@ -8,7 +8,8 @@
                                                                   # the RL Zoo's protocol, as issue 12 states it
 
 Every run gets one torch thread in a process of its own (`--jobs` at a time) and writes
-`OUT/runs/<lib>_<env>_seed<seed>.csv` (step, eval return) when it finishes; a finished run is not
+`OUT/runs/<lib>_<env>_seed<seed>.csv` (step, eval return) when it finishes (SB3's runs also their own training
+log, ent_coef and losses, in `OUT/runs/sb3_<env>_seed<seed>_sb3_log/progress.csv`); a finished run is not
 run again, so the two libraries can be run at different times. Both evaluate the deterministic policy
 every `--eval-every` steps on `--eval-episodes` episodes of an env of their own. Then the script writes
 `OUT/learning_curves.csv` (all evaluations of all runs), `OUT/learning_curves.png` (mean and min-max
@@ -71,11 +72,14 @@ def run_ours(
 
 
 def run_sb3(
-    env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int
+    env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int, log_dir: Path | None = None
 ) -> list[tuple[int, float]]:
+    """SB3's SAC; with `log_dir`, its own training log (ent_coef, losses, every 4 episodes) goes to
+    `log_dir/progress.csv`, to compare the temperature and losses with this package's metrics.jsonl."""
     import gymnasium as gym
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import configure
 
     from envs import env_id
     from sac.rollout import EVAL_SEED_OFFSET, run_episodes
@@ -107,6 +111,8 @@ def run_sb3(
         seed=seed,
         verbose=0,
     )
+    if log_dir is not None:
+        model.set_logger(configure(str(log_dir), ["csv"]))
     model.learn(total_timesteps=steps, callback=Evaluate())
     eval_env.close()
     return curve
@@ -118,7 +124,10 @@ def one_run(lib: str, env: str, seed: int, args: argparse.Namespace, path: Path)
 
     torch.set_num_threads(1)
     settings = (env, seed, args.steps, args.learning_starts, args.eval_every, args.eval_episodes)
-    curve = run_sb3(*settings) if lib == "sb3" else run_ours(*settings, policy=POLICIES[lib])
+    if lib == "sb3":
+        curve = run_sb3(*settings, log_dir=path.with_name(f"{path.stem}_sb3_log"))
+    else:
+        curve = run_ours(*settings, policy=POLICIES[lib])
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         csv.writer(f).writerows([("step", "return"), *curve])

@@ -239,7 +239,7 @@ class ReinforceConfig:
 @dataclass
 class EvaluateConfig:
     checkpoint: str = MISSING
-    """A checkpoint directory (.../checkpoints/step_N or .../checkpoints/latest)."""
+    """A checkpoint directory (.../checkpoints/step_N or .../checkpoints/latest), or a run directory: its latest."""
     episodes: int = 10
     deterministic: bool = True
     """tanh(mu) for SAC, the mean for REINFORCE; false samples from the policy."""

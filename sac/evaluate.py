@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from envs import env_id
 from envs.make import dims, make_env
 from sac.agent import SAC
-from sac.checkpoint import CheckpointError, load_checkpoint, restore
+from sac.checkpoint import META_FILE, CheckpointError, load_checkpoint, restore
 from sac.cli import resolve_device
 from sac.config import (
     ActorEstimator,
@@ -68,11 +68,16 @@ def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray,
             return np.clip(agent.act(obs[None], deterministic)[0], -1.0, 1.0)
 
     else:
-        raise CheckpointError(
-            f"checkpoint {path} is of an unknown algorithm {algorithm!r} (allowed: sac, sac-discrete, reinforce)"
-        )
+        known = ", ".join(sorted(SAC_LABELS | DISCRETE_SAC_LABELS | {algorithm_label("reinforce")}))
+        raise CheckpointError(f"checkpoint {path} is of an unknown algorithm {algorithm!r} (allowed: {known})")
     restore(agent, state["agent"], path)
     return act, meta
+
+
+def checkpoint_path(path: Path) -> Path:
+    """A checkpoint directory as given; a run directory stands for its newest checkpoint (checkpoints/latest)."""
+    latest = RunDir(path).latest
+    return latest if not (path / META_FILE).exists() and latest.exists() else path
 
 
 def _typed(schema: type, values: Any, path: Path) -> Any:
@@ -88,7 +93,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     validate_evaluate(c)
     if c.output:
         _check_writable(c.output)
-    path = Path(c.checkpoint)
+    path = checkpoint_path(Path(c.checkpoint))
     act, meta = load_policy(path, resolve_device(c.device))
     saved_env = meta["config"]["env"]
     env_cfg = EnvConfig(

@@ -1,16 +1,10 @@
-"""Shared test fixtures: offline, quiet W&B in a temp dir, and a reader for offline `.wandb` files."""
+"""The session-wide fixture every test runs under: offline, quiet W&B in a temp dir. Helpers live in helpers.py."""
 
 from __future__ import annotations
 
-import json
-import struct
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-
-from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -26,91 +20,3 @@ def quiet_offline_wandb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         mp.delenv("WANDB_BASE_URL", raising=False)
         mp.setenv("NETRC", str(wandb_dir / "no-netrc"))
         yield
-
-
-def small_config(**overrides: Any) -> TrainConfig:
-    """A cheap Pendulum configuration for loop-level tests."""
-    c = TrainConfig(
-        env=EnvConfig(name="Pendulum"),
-        agent=AgentConfig(hidden_sizes=[64, 64], batch_size=64),
-        wandb=WandbConfig(mode="disabled"),
-        device="cpu",
-        total_steps=400,
-        learning_starts=200,
-        eval_every=400,
-        eval_episodes=1,
-        checkpoint_every=400,
-        log_every=100,
-    )
-    for key, value in overrides.items():
-        setattr(c, key, value)
-    return c
-
-
-def read_wandb_records(path: Path) -> list[Any]:
-    """Parse an offline run's `run-*.wandb` file into protobuf Records.
-
-    The file is a 7-byte W&B header followed by a LevelDB-style log: 32 KiB blocks of chunks, each
-    with a 7-byte header (crc32c, little-endian length, type: 1 full, 2 first, 3 middle, 4 last).
-    """
-    from wandb.proto.wandb_internal_pb2 import Record
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B", f"{path} is not a W&B transaction log"
-    block, pos, pending, records = 32 * 1024, 7, b"", []
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # a block's tail too short for a header is zero padding
-            pos += block - pos % block
-            continue
-        length, kind = struct.unpack_from("<HB", data, pos + 4)
-        payload, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
-        if kind == 0:
-            continue
-        pending = payload if kind in (1, 2) else pending + payload
-        if kind in (1, 4):
-            record = Record()
-            record.ParseFromString(pending)
-            records.append(record)
-    return records
-
-
-def wandb_history(path: Path) -> list[dict[str, Any]]:
-    """The history rows ({key: value}) logged to an offline run."""
-    rows = []
-    for record in read_wandb_records(path):
-        if record.WhichOneof("record_type") == "history":
-            rows.append(
-                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
-            )
-    return rows
-
-
-def run_entry_point(script: str, argv: list[str]) -> tuple[int, str, str]:
-    """Run scripts/<script>.py's entry point in this process, as `python scripts/<script>.py *argv` would:
-    Hydra's parsing, our validation and error reporting included. Returns (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-    import sys
-
-    from sac import cli
-    from sac.config import ReinforceConfig, TrainConfig
-    from sac.evaluate import evaluate_checkpoint
-    from sac.reinforce import train as train_reinforce
-    from sac.report import build
-    from sac.train import train as train_sac
-
-    tasks = {
-        "train_sac": cli.training_job(TrainConfig, train_sac),
-        "train_reinforce": cli.training_job(ReinforceConfig, train_reinforce),
-        "evaluate": evaluate_checkpoint,
-        "compare_estimators": build,
-    }
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        mp.setattr(sys, "argv", [f"{script}.py", *argv])
-        try:
-            cli.main(script, tasks[script])
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
-    return code, out.getvalue(), err.getvalue()

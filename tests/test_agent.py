@@ -1,27 +1,15 @@
 import pytest
 import torch
+from helpers import ACT_DIM, OBS_DIM, random_batch
 
 from sac.agent import SAC
 from sac.config import AgentConfig
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
-from sac.replay import Batch
-
-OBS_DIM, ACT_DIM = 5, 3
 
 
 def make_agent(**overrides: object) -> SAC:
     torch.manual_seed(0)
     return SAC(OBS_DIM, ACT_DIM, AgentConfig(hidden_sizes=[32, 32], **overrides), torch.device("cpu"))
-
-
-def random_batch(n: int = 16, terminated: torch.Tensor | None = None) -> Batch:
-    return Batch(
-        obs=torch.randn(n, OBS_DIM),
-        action=torch.rand(n, ACT_DIM) * 2 - 1,
-        reward=torch.randn(n),
-        next_obs=torch.randn(n, OBS_DIM),
-        terminated=torch.zeros(n) if terminated is None else terminated,
-    )
 
 
 def test_target_entropy_defaults_to_minus_act_dim() -> None:

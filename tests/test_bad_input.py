@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_entry_point, small_config
+from helpers import run_entry_point, small_config
 
 from sac.train import train
 

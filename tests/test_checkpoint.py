@@ -2,7 +2,7 @@ import json
 
 import pytest
 import torch
-from test_agent import random_batch
+from helpers import random_batch
 
 from sac.agent import SAC
 from sac.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import wandb_history
+from helpers import wandb_history
 
 from envs.make import make_env
 from sac.agent import SAC

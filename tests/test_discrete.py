@@ -5,13 +5,12 @@ import math
 
 import pytest
 import torch
+from helpers import discrete_agent, discrete_batch
 
 from sac.categorical import Categorical
-from sac.config import AgentConfig, DiscreteEstimator
-from sac.discrete import DiscreteSAC
+from sac.config import DiscreteEstimator
 from sac.estimators import discrete_gradient_diagnostics
 from sac.losses import discrete_actor_loss, discrete_soft_target, score_surrogate
-from sac.replay import Batch
 
 THETA = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
 COST = torch.tensor([1.0, 3.0, -2.0], dtype=torch.float64)
@@ -119,21 +118,8 @@ def test_soft_target_and_actor_loss_are_the_sums_over_actions() -> None:
         discrete_actor_loss(alpha, p, logp, q.min(0).values)
 
 
-def agent(estimator: DiscreteEstimator = DiscreteEstimator.exact, **kwargs: float) -> DiscreteSAC:
-    torch.manual_seed(5)
-    cfg = AgentConfig(hidden_sizes=[32, 32], discrete_estimator=estimator, **kwargs)  # type: ignore[arg-type]
-    return DiscreteSAC(4, 3, cfg, torch.device("cpu"))
-
-
-def batch(b: int = 16) -> Batch:
-    g = torch.Generator().manual_seed(6)
-    action = torch.randint(3, (b, 1), generator=g).float()
-    return Batch(torch.randn(b, 4, generator=g), action, torch.randn(b, generator=g), torch.randn(b, 4, generator=g),
-                 torch.zeros(b))  # fmt: skip
-
-
 def test_critic_loss_reads_q_at_the_stored_action_index() -> None:
-    sac, data = agent(), batch()
+    sac, data = discrete_agent(), discrete_batch()
     with torch.no_grad():
         q_all = sac.critic.q_all(data.obs)
     _, metrics = sac.critic_loss(data)
@@ -143,7 +129,7 @@ def test_critic_loss_reads_q_at_the_stored_action_index() -> None:
 
 @pytest.mark.parametrize("estimator", list(DiscreteEstimator))
 def test_actor_loss_leaves_the_critics_untouched_and_the_critic_loss_the_actor(estimator: DiscreteEstimator) -> None:
-    sac, data = agent(estimator), batch()
+    sac, data = discrete_agent(estimator), discrete_batch()
     loss_pi, neg_entropy, _ = sac.actor_loss(data.obs)
     loss_pi.backward()
     assert all(p.grad is None for p in sac.critic.parameters())
@@ -158,12 +144,12 @@ def test_actor_loss_leaves_the_critics_untouched_and_the_critic_loss_the_actor(e
 
 
 def test_target_entropy_is_the_configured_fraction_of_log_actions() -> None:
-    assert agent(target_entropy_fraction=0.3).target_entropy == pytest.approx(0.3 * math.log(3))
-    assert agent(target_entropy=0.2).target_entropy == pytest.approx(0.2)
+    assert discrete_agent(target_entropy_fraction=0.3).target_entropy == pytest.approx(0.3 * math.log(3))
+    assert discrete_agent(target_entropy=0.2).target_entropy == pytest.approx(0.2)
 
 
 def test_greedy_action_is_the_argmax_and_sampled_actions_follow_pi() -> None:
-    sac = agent()
+    sac = discrete_agent()
     obs = torch.randn(4).numpy()
     with torch.no_grad():
         p = sac.actor(torch.as_tensor(obs)[None]).probs[0]
@@ -176,7 +162,7 @@ def test_greedy_action_is_the_argmax_and_sampled_actions_follow_pi() -> None:
 def test_live_diagnostics_find_score_unbiased_and_gumbel_biased() -> None:
     """On one batch of an agent whose critics disagree across actions: the exact gradient is the reference,
     score's bias is noise-sized (bias_z about 1) and tau = 1 Gumbel-softmax's is many standard errors."""
-    sac, data = agent(), batch(64)
+    sac, data = discrete_agent(), discrete_batch(64)
     metrics = discrete_gradient_diagnostics(sac, data.obs, samples=256, seed=0)
     assert metrics["grad/score/bias_z"] < 3, metrics["grad/score/bias_z"]
     assert metrics["grad/gumbel/bias_z"] > 5, metrics["grad/gumbel/bias_z"]
@@ -192,7 +178,7 @@ def test_live_diagnostics_find_score_unbiased_and_gumbel_biased() -> None:
 def test_straight_through_differs_from_gumbel_softmax_only_through_the_min_over_critics(critics: int) -> None:
     """Each critic is linear in the one-hot, so with one critic the two gradients are equal for the same noise;
     the min over two (randomly initialised) critics, evaluated at the hard and at the soft sample, tells them apart."""
-    sac, data = agent(num_critics=critics), batch(64)
+    sac, data = discrete_agent(num_critics=critics), discrete_batch(64)
 
     def grads(estimator: DiscreteEstimator) -> torch.Tensor:
         sac.actor.zero_grad()

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import small_config
+from helpers import small_config
 
 from sac.agent import SAC
 from sac.config import AgentConfig, DiagnosticsConfig

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import imageio
 import pytest
-from conftest import run_entry_point
+from helpers import run_entry_point
 
 from sac.rundir import RunDir
 
@@ -98,6 +98,15 @@ def test_evaluation_reproduces_the_logged_eval_return(
     assert len(summary["episodes"]) == episodes
     assert summary["return_mean"] == pytest.approx(logged_eval(runs[name]), rel=1e-9)
     assert f"return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}" in result
+
+
+def test_a_run_directory_evaluates_its_latest_checkpoint(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    run("evaluate", f"checkpoint={runs['sac']}", "episodes=3", f"output={out}", f"hydra.run.dir={tmp_path}")
+    summary = json.loads(out.read_text())
+    assert summary["checkpoint"] == str(runs["sac"] / "checkpoints" / "latest")
+    assert summary["checkpoint_step"] == 400
+    assert summary["return_mean"] == pytest.approx(logged_eval(runs["sac"]), rel=1e-9)
 
 
 def test_stochastic_evaluation_is_seeded(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -1,39 +1,52 @@
-"""Learning checks: slow, so marked; CI runs them (they fit its budget)."""
+"""Learning checks (slow): each runs its seeds side by side, one thread each, and passes when enough of them learn.
+
+A check's outcome is a random draw on any machine other than the one that measured it (see learning_checks.py):
+its bounds and seed count come from its distribution over 24 seeds, stated beside each check below and in
+`benchmarks/measured/learning_checks/` (`python benchmarks/learning_checks.py` measures it again).
+"""
 
 import pytest
-from conftest import small_config
+from learning_checks import CHECKS, Statistics, run_seeds
 
-from sac.train import train
+PENDULUM = ["sac-pendulum-tanh-reparam", "sac-pendulum-tanh-score", "sac-pendulum-beta"]
+
+
+@pytest.fixture(scope="module")
+def pendulum_runs() -> dict[str, list[Statistics]]:
+    """The Pendulum checks' nine runs in one pool, so that both cores stay busy: about 4 minutes on 2 cores."""
+    jobs = [(name, seed) for name in PENDULUM for seed in CHECKS[name].seeds]
+    results = run_seeds([(CHECKS[name].run, seed) for name, seed in jobs])
+    runs: dict[str, list[Statistics]] = {name: [] for name in PENDULUM}
+    for (name, _), stats in zip(jobs, results, strict=True):
+        runs[name].append(stats)
+    return runs
+
+
+def assert_check(name: str, runs: list[Statistics]) -> None:
+    check = CHECKS[name]
+    passed = [check.seed_passes(stats) for stats in runs]
+    print(f"{name}: seeds {check.seeds}: {runs}")
+    assert sum(passed) >= check.need, f"{name}: {sum(passed)} of seeds {check.seeds} within {check.bounds}: {runs}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("policy", "estimator", "seed", "width"),
-    # The Beta policy on two seeds at the default 256x256 (issue 15); the tanh-Gaussian's two estimators on one seed
-    # at 128x128, which trains in about 60% of the time, so that all four fit the suite's 15 minutes.
-    [("tanh_gaussian", "reparam", 0, 128), ("tanh_gaussian", "score", 0, 128), ("beta", "reparam", 0, 256),
-     ("beta", "reparam", 1, 256)],
-)  # fmt: skip
-def test_sac_solves_pendulum_within_10k_steps(tmp_path, policy: str, estimator: str, seed: int, width: int) -> None:
-    steps = 10_000
-    c = small_config(
-        seed=seed,
-        total_steps=steps,
-        learning_starts=1_000,
-        eval_every=steps,
-        eval_episodes=10,
-        checkpoint_every=steps,
-        log_every=1_000,
-        checkpoint_buffer=False,
-    )
-    c.agent.hidden_sizes, c.agent.batch_size, c.agent.actor_estimator = [width, width], 256, estimator
-    c.agent.policy = policy
-    final = train(c, tmp_path)
-    mean, std = final["eval/return_mean"], final["eval/return_std"]
-    print(f"SAC ({policy}, {estimator}, {width}x{width}) seed {seed}: eval return {mean:.1f} ± {std:.1f}")
-    # Measured at 10k steps: these four -145.1, -145.0, -145, -168.0. At 256x256 the tanh-Gaussian
-    # (reparam) seeds 0-3 gave -145, -272, -187, -191; at 128x128 its seed 1 gave -414 and the Beta policy's seeds
-    # 0-2 -147, -688, -180: Pendulum at 10k steps is near the edge of learning, so a seed's margin is stated here.
-    # The spread over the 10 start states is about ±100; a random policy scores about -1200, and one that has not
-    # learned to swing up stays below -700.
-    assert final["eval/return_mean"] >= -300
+@pytest.mark.parametrize("name", PENDULUM)
+def test_sac_learns_pendulum_on_two_of_three_seeds(pendulum_runs: dict[str, list[Statistics]], name: str) -> None:
+    """SAC on Pendulum, 10k steps, 64x64: eval return >= -400 on at least 2 of seeds 0-2, for the tanh-Gaussian
+    with each actor estimator and for the Beta policy. MEASURED below."""
+    assert_check(name, pendulum_runs[name])
+
+
+@pytest.mark.slow
+def test_reinforce_learns_inverted_pendulum() -> None:
+    """REINFORCE on InvertedPendulum, 300k steps: eval return >= 500. MEASURED below."""
+    name = "reinforce-inverted-pendulum"
+    assert_check(name, run_seeds([(CHECKS[name].run, seed) for seed in CHECKS[name].seeds]))
+
+
+@pytest.mark.slow
+def test_vae_learns_hopper_states() -> None:
+    """The VAE fitted to Hopper states: its loss halves and its held-out reconstruction error is under a quarter
+    of the mean predictor's. MEASURED below."""
+    name = "vae-hopper"
+    assert_check(name, run_seeds([(CHECKS[name].run, seed) for seed in CHECKS[name].seeds]))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import small_config
+from helpers import small_config
 
 from sac.checkpoint import load_checkpoint
 from sac.config import EnvConfig

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import wandb
-from conftest import run_entry_point, small_config
+from helpers import run_entry_point, small_config
 
 from sac.config import CompareConfig, DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
 from sac.reinforce import train as train_reinforce

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import read_wandb_records, run_entry_point, small_config
+from helpers import read_wandb_records, run_entry_point, small_config
 
 from sac.checkpoint import load_checkpoint
 from sac.config import EnvConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_wandb_records
+from helpers import read_wandb_records
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 

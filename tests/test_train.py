@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 import wandb
-from conftest import run_entry_point, small_config
+from helpers import run_entry_point, small_config
 
 from sac.checkpoint import load_checkpoint
 from sac.rundir import RunDir

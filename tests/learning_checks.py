@@ -1,0 +1,180 @@
+"""The learning checks: training runs whose outcome is a random draw, and the rule each is judged by.
+
+Floating-point results differ between CPUs (BLAS kernels, vector widths, thread counts) and training
+amplifies the difference within a few thousand updates, so on another machine a check's run is another
+draw from the distribution its seeds sample, not the number it gave here. Each check is therefore a
+function from a seed to its statistics, measured over many seeds (`benchmarks/learning_checks.py`, figures in
+`benchmarks/measured/learning_checks/`), and passes when at least `need` of its `seeds` are within bounds,
+with bounds and `need` chosen from that distribution so that correct code fails with probability below 1%.
+
+`tests/test_learning.py` runs them; the benchmark imports this module, so both run exactly the same code.
+Each run gets one torch thread in a process of its own, `run_seeds` runs them side by side on the cores.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+Statistics = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A learning check: `run(seed)` trains and returns its statistics; one seed passes when every statistic in
+    `bounds` is on the right side of its threshold ((">=", t) or ("<=", t)); the check passes when at least
+    `need` of `seeds` pass."""
+
+    run: Callable[[int], Statistics]
+    bounds: dict[str, tuple[str, float]]
+    seeds: tuple[int, ...]
+    need: int
+
+    def seed_passes(self, stats: Statistics) -> bool:
+        return all(stats[k] >= t if op == ">=" else stats[k] <= t for k, (op, t) in self.bounds.items())
+
+
+def pendulum_sac(policy: str, estimator: str, seed: int) -> Statistics:
+    """SAC on Pendulum-v1, 10k steps (1k uniform), 64x64 networks, batch 128: the final greedy eval return
+    over 10 start states. A random policy scores about -1200; one that has not learned to swing up stays
+    below -700; a solved one about -150."""
+    from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
+    from sac.train import train
+
+    steps = 10_000
+    c = TrainConfig(
+        env=EnvConfig(name="Pendulum"),
+        agent=AgentConfig(hidden_sizes=[64, 64], batch_size=128, policy=policy, actor_estimator=estimator),  # type: ignore[arg-type]
+        wandb=WandbConfig(mode="disabled"),
+        device="cpu",
+        seed=seed,
+        total_steps=steps,
+        learning_starts=1_000,
+        eval_every=steps,
+        eval_episodes=10,
+        checkpoint_every=steps,
+        checkpoint_buffer=False,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        final = train(c, Path(tmp))
+    return {"eval_return": final["eval/return_mean"]}
+
+
+def reinforce_inverted_pendulum(seed: int) -> Statistics:
+    """REINFORCE with its value baseline on InvertedPendulum-v5, 300k steps: the greedy eval return over 5 episodes
+    at the end (`eval_return`) and, measured along the way, every 50k steps (a random policy scores about 5, the
+    maximum is 1000)."""
+    from sac.config import EnvConfig, ReinforceConfig, WandbConfig
+    from sac.reinforce import train
+    from sac.rundir import RunDir
+
+    c = ReinforceConfig(
+        env=EnvConfig(name="InvertedPendulum"),
+        wandb=WandbConfig(mode="disabled"),
+        seed=seed,
+        total_steps=300_000,
+        eval_every=50_000,
+        eval_episodes=5,
+        checkpoint_every=300_000,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        final = train(c, Path(tmp))
+        along = {f"eval_return_{r['step'] // 1000}k": r["eval/return_mean"] for r in RunDir(Path(tmp)).records()
+                 if "eval/return_mean" in r}  # fmt: skip
+    return {"eval_return": final["eval/return_mean"], **along}
+
+
+def vae_hopper(seed: int) -> Statistics:
+    """The VAE state-encoder fitted to 2500 Hopper states (uniform random actions) for 1500 Adam steps: its
+    loss on a fixed batch relative to its loss at initialisation, and its held-out reconstruction error
+    relative to that of predicting the mean state (both 1 for a VAE that learned nothing)."""
+    import torch
+
+    from envs.make import make_env
+    from sac.config import EncoderConfig, EnvConfig
+    from sac.encoders import VAE
+
+    torch.manual_seed(seed)
+    env = make_env(EnvConfig(name="Hopper"), seed=seed)
+    obs, _ = env.reset()
+    states = []
+    for _ in range(3000):
+        states.append(torch.as_tensor(obs))
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+    data = torch.stack(states)
+    train, held_out = data[:2500], data[2500:]
+    vae = VAE(data.shape[1], EncoderConfig(name="vae", latent_dim=8, hidden_sizes=[128, 128], beta=0.1))
+    vae.normalizer.update(train)
+    optim = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    fixed = train[:256]
+    with torch.no_grad():
+        start = vae.loss(fixed, beta=0.1)[0].item()
+    for _ in range(1500):
+        loss, _ = vae.loss(train[torch.randint(0, len(train), (256,))], beta=0.1)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    with torch.no_grad():
+        end = vae.loss(fixed, beta=0.1)[0].item()
+        target = vae.normalizer(held_out)
+        error = (vae.decoder(vae.encode(held_out)[0]) - target).pow(2).sum(-1).mean().item()
+        mean_error = (target - vae.normalizer(train).mean(0)).pow(2).sum(-1).mean().item()
+    return {"loss_ratio": end / start, "reconstruction_ratio": error / mean_error}
+
+
+def discrete_live_bias(seed: int) -> Statistics:
+    """Not a training run but the same kind of statistic: `tests/test_discrete.py`'s live diagnostics (one batch of
+    a small discrete agent, 256 estimates of each estimator against the exact gradient) with diagnostics seed
+    `seed`: each estimator's bias_z, about 1 for an unbiased one."""
+    from helpers import discrete_agent, discrete_batch
+
+    from sac.estimators import discrete_gradient_diagnostics
+
+    metrics = discrete_gradient_diagnostics(discrete_agent(), discrete_batch(64).obs, samples=256, seed=seed)
+    return {f"{name}_bias_z": float(metrics[f"grad/{name}/bias_z"]) for name in ("score", "gumbel", "straight_through")}
+
+
+def _one_thread(run: Callable[[int], Statistics], seed: int) -> Statistics:
+    import torch
+
+    torch.set_num_threads(1)
+    return run(seed)
+
+
+def run_seeds(jobs: Sequence[tuple[Callable[[int], Statistics], int]], workers: int | None = None) -> list[Statistics]:
+    """Run each (check function, seed) in a fresh process with one torch thread, `workers` at a time (default:
+    the cores); the statistics in the order given. Fresh processes (spawn): a run's result may not depend on
+    what ran before it in the same interpreter."""
+    workers = workers or len(os.sched_getaffinity(0))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_one_thread, *zip(*jobs, strict=True)))
+
+
+CHECKS: dict[str, Check] = {
+    "sac-pendulum-tanh-reparam": Check(
+        functools.partial(pendulum_sac, "tanh_gaussian", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
+    ),
+    "sac-pendulum-tanh-score": Check(
+        functools.partial(pendulum_sac, "tanh_gaussian", "score"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
+    ),
+    "sac-pendulum-beta": Check(
+        functools.partial(pendulum_sac, "beta", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
+    ),
+    "reinforce-inverted-pendulum": Check(reinforce_inverted_pendulum, {"eval_return": (">=", 500.0)}, (0,), 1),
+    "discrete-live-bias": Check(
+        discrete_live_bias,
+        {"score_bias_z": ("<=", 3.0), "gumbel_bias_z": (">=", 5.0), "straight_through_bias_z": (">=", 5.0)},
+        (0,),
+        1,
+    ),
+    "vae-hopper": Check(vae_hopper, {"loss_ratio": ("<=", 0.5), "reconstruction_ratio": ("<=", 0.25)}, (0,), 1),
+}
