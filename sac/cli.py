@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from envs import EnvError
-from sac.config import UserError, as_dict, register_configs, to_object
+from sac.config import UserError, WandbMode, as_dict, register_configs, to_object
 from sac.rundir import RunDir, Status
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -71,9 +71,11 @@ def training_job(schema: type, train: TrainFn) -> Callable[[DictConfig], None]:
         if config.resume is not None:
             run = RunDir(Path(config.resume))
             resumed = resume_config(run, cfg, hydra_cfg.overrides.task, schema)
+            honour_wandb_mode_env(resumed, hydra_cfg.overrides.task)
             torch.set_num_threads(job_threads(resumed.threads, hydra_cfg))  # the run's own, unless overridden
             train(resumed, run.path, resume=True)
             return
+        honour_wandb_mode_env(config, hydra_cfg.overrides.task)
         torch.set_num_threads(job_threads(config.threads, hydra_cfg))
         run = RunDir(Path(hydra_cfg.runtime.output_dir))
         if hydra_cfg.mode == RunMode.MULTIRUN and config.wandb.group is None:
@@ -92,6 +94,22 @@ def training_job(schema: type, train: TrainFn) -> Callable[[DictConfig], None]:
             train(config, run.path)
 
     return job
+
+
+# W&B's own names for its modes, as its WANDB_MODE accepts them ("dryrun" and "run" are its older names).
+WANDB_MODE_NAMES = {"online": WandbMode.online, "run": WandbMode.online, "offline": WandbMode.offline,
+                    "dryrun": WandbMode.offline, "disabled": WandbMode.disabled}  # fmt: skip
+
+
+def honour_wandb_mode_env(config: Any, overrides: list[str]) -> None:
+    """W&B's own switch, WANDB_MODE in the environment, sets `config.wandb.mode` unless the command line gives
+    `wandb.mode=`: a cluster user sets it once, and the config's default must not silently override it."""
+    value = os.environ.get("WANDB_MODE")
+    if not value or any(o.split("=", 1)[0].lstrip("+~") == "wandb.mode" for o in overrides):
+        return
+    if value not in WANDB_MODE_NAMES:
+        raise UserError(f"WANDB_MODE={value} in the environment is invalid: allowed {', '.join(WANDB_MODE_NAMES)}")
+    config.wandb.mode = WANDB_MODE_NAMES[value]
 
 
 def resume_config(run: RunDir, cfg: DictConfig, overrides: list[str], schema: type) -> Any:

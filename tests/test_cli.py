@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import wandb_history
+from helpers import run_entry_point, wandb_history
 
 from envs.make import make_env
 from sac.agent import SAC
 from sac.checkpoint import load_checkpoint, restore
-from sac.config import AgentConfig, EnvConfig
+from sac.cli import honour_wandb_mode_env
+from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig, WandbMode
 from sac.rollout import EVAL_SEED_OFFSET, run_episodes
 from sac.rundir import RunDir
 
@@ -83,3 +84,38 @@ def test_training_run_writes_metrics_checkpoint_and_offline_wandb_run(tmp_path: 
     assert {"train/critic_loss", "eval/return_mean", "train/episode_return"} <= logged_keys
     wandb_eval = [row["eval/return_mean"] for row in history if "eval/return_mean" in row]
     assert wandb_eval == pytest.approx([r["eval/return_mean"] for r in records if "eval/return_mean" in r])
+
+
+def test_wandb_mode_in_the_environment_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WANDB_MODE=disabled, set once by a cluster user, turns W&B off although the config's default is online."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    run_dir = tmp_path / "run"
+    args = ["env=Pendulum", "total_steps=200", "learning_starts=100", "eval_every=200", "eval_episodes=1",
+            "agent.hidden_sizes=[16,16]", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    code, _, stderr = run_entry_point("train_sac", args)
+    assert code == 0, stderr
+    assert not (run_dir / "wandb").exists()
+    assert RunDir(run_dir).read_config().wandb.mode == "disabled"
+
+    monkeypatch.setenv("WANDB_MODE", "sometimes")
+    code, _, stderr = run_entry_point("train_sac", [*args[:-1], f"hydra.run.dir={tmp_path / 'bad'}"])
+    assert code == 2 and stderr.strip().splitlines() == [
+        "error: WANDB_MODE=sometimes in the environment is invalid: allowed online, run, offline, dryrun, disabled"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "given", "expected"),
+    [("offline", [], "online", "offline"),  # the environment replaces the config's default
+     ("dryrun", ["seed=1"], "online", "offline"),  # W&B's older name; other overrides do not count
+     ("offline", ["wandb.mode=disabled"], "disabled", "disabled"),  # the command line wins
+     ("disabled", ["+wandb.mode=online"], "online", "online"),
+     ("", [], "online", "online")],  # an empty WANDB_MODE sets nothing
+)  # fmt: skip
+def test_the_command_line_wins_over_wandb_mode_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: str, overrides: list[str], given: str, expected: str
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", env)
+    config = TrainConfig(wandb=WandbConfig(mode=WandbMode(given)))  # what Hydra made of the command line
+    honour_wandb_mode_env(config, overrides)
+    assert config.wandb.mode == WandbMode(expected)
