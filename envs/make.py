@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: 
     `info["episode"]` at episode ends, and a first `reset()` that uses `seed`. Spaces the agents
     cannot train on raise EnvError, before any wrapper is applied.
     """
+    if _is_mujoco(env_id(cfg.name)):
+        filter_mujoco_warnings()
     try:
         env = gym.make(env_id(cfg.name), max_episode_steps=cfg.max_episode_steps, render_mode=render_mode, **kwargs)
     except gym.error.DependencyNotInstalled as e:
@@ -47,6 +50,31 @@ def make_env(cfg: EnvSpec, seed: int, render_mode: str | None = None, **kwargs: 
             env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
     env = TransformObservation(env, lambda obs: obs.astype(np.float32), _float32_box(env.observation_space))
     return SeedFirstReset(env, seed)
+
+
+# MuJoCo 3.3+ says this on every load of Gymnasium's half_cheetah.xml: a note for Gymnasium's asset, not for
+# our users, printed for every env of every run (training, evaluation, each resume).
+_MUJOCO_NOTES_FOR_GYMNASIUM = ("compiler attribute 'settotalmass' is deprecated",)
+
+
+def _is_mujoco(name: str) -> bool:
+    try:
+        return "mujoco" in str(gym.spec(name).entry_point)
+    except gym.error.Error:  # not registered: gym.make below says so
+        return False
+
+
+@functools.cache
+def filter_mujoco_warnings() -> None:
+    """Route MuJoCo's warnings through Python's `warnings` (RuntimeWarning, so its filters and pytest see them)
+    instead of MuJoCo's own print to stderr, dropping the notes above. Installed once per process."""
+    import mujoco
+
+    def forward(message: str) -> None:
+        if not message.startswith(_MUJOCO_NOTES_FOR_GYMNASIUM):
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(forward)
 
 
 def check_spaces(name: str, observation_space: gym.Space, action_space: gym.Space) -> None:

@@ -141,3 +141,13 @@ def test_a_box2d_env_restarts_its_episode_on_restore() -> None:
         return obs
 
     np.testing.assert_array_equal(restored_start(), restored_start())
+
+
+def test_mujoco_notes_for_gymnasium_are_dropped_and_other_warnings_forwarded(capfd: pytest.CaptureFixture) -> None:
+    import mujoco
+
+    make_env(EnvConfig(name="HalfCheetah"), seed=0).close()
+    out, err = capfd.readouterr()
+    assert "settotalmass" not in out + err
+    with pytest.warns(RuntimeWarning, match="MuJoCo: Nan, Inf or huge value in QACC"):
+        mujoco.get_mju_user_warning()("Nan, Inf or huge value in QACC at DOF 0. The simulation is unstable.")
