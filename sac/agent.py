@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import math
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,8 +12,9 @@ from sac.beta import BetaPolicy
 from sac.config import ActorEstimator, AgentConfig, EncoderConfig, PolicyName
 from sac.distributions import TanhGaussian
 from sac.encoders import StateEncoder
-from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target, temperature_loss
+from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target
 from sac.networks import Actor, CriticEnsemble
+from sac.parts import SoftTarget, Temperature
 from sac.replay import Batch
 from sac.speed import CudaGraphUpdate, adam, compile_losses
 
@@ -45,20 +44,14 @@ class SAC:
         beta = cfg.policy == PolicyName.beta
         self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max, beta).to(device)
         self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self._online_params: list[Tensor] = list(self.critic.parameters())
-        self._target_params: list[Tensor] = list(self.critic_target.parameters())
-        self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=cfg.learn_alpha)
-        self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
+        self.critic_target = SoftTarget(self.critic, cfg.tau)
+        target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
+        self.temperature = Temperature(cfg.init_alpha, target_entropy, cfg.learn_alpha, device)
         self.updates = 0
 
         vae = self.encoder.vae
-        # One optimizer for actor and temperature, a param group each: their losses touch disjoint
-        # parameters (each detaches the other's), so one backward and one step serve both.
         actor_groups = [{"params": list(self.actor.parameters()), "lr": cfg.actor_lr}]
-        if cfg.learn_alpha:
-            actor_groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
-        self.actor_optim = adam(actor_groups, cfg.actor_lr, cudagraphs)
+        self.actor_optim = adam(actor_groups + self.temperature.param_groups(cfg.alpha_lr), cfg.actor_lr, cudagraphs)
         # The critic's loss trains the encoder too (SAC-AE); the actor's never does.
         encoder_params = list(vae.encoder.parameters()) if vae is not None else []
         self.critic_optim = adam([*self.critic.parameters(), *encoder_params], cfg.critic_lr, cudagraphs)
@@ -73,10 +66,6 @@ class SAC:
             raise ValueError("cudagraphs: the VAE's every-k-updates step is host control flow a graph cannot hold")
         self._update = CudaGraphUpdate(self._device_update) if cudagraphs else self._device_update
 
-    @property
-    def alpha(self) -> Tensor:
-        return self.log_alpha.exp().detach()
-
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """One action in [-1, 1] for one observation (obs_dim,) -> (act_dim,)."""
@@ -88,8 +77,9 @@ class SAC:
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
             next_action, logp_next = self.actor(self.encoder.features(batch.next_obs)).rsample()  # (B, act_dim), (B,)
-            q_next = self.critic_target(self.encoder.target_features(batch.next_obs), next_action)  # (E, B)
-            target = soft_target(batch.reward, batch.terminated, self.cfg.gamma, q_next, self.alpha, logp_next)
+            q_next = self.critic_target.net(self.encoder.target_features(batch.next_obs), next_action)  # (E, B)
+            alpha = self.temperature.alpha
+            target = soft_target(batch.reward, batch.terminated, self.cfg.gamma, q_next, alpha, logp_next)
         q = self.critic(self.encoder.features(batch.obs), batch.action)  # (E, B); trains the encoder too
         loss = critic_loss(q, target)
         return loss, {"train/critic_loss": loss, "train/q_mean": q.mean(), "train/target_q_mean": target.mean()}
@@ -125,17 +115,17 @@ class SAC:
             if k == 1:
                 action, logp = dist.rsample()
                 q = self.critic(obs, action, detach_params=True)  # (E, B)
-                return actor_loss(self.alpha, logp, q), logp
+                return actor_loss(self.temperature.alpha, logp, q), logp
             actions, logp = dist.rsample_n(k)  # (K, B, act_dim), (K, B)
             b, act_dim = actions.shape[1:]
             q = self.critic(obs.repeat(k, 1), actions.reshape(k * b, act_dim), detach_params=True)  # (E, K * B)
-            return actor_loss(self.alpha, logp.reshape(k * b), q), logp
+            return actor_loss(self.temperature.alpha, logp.reshape(k * b), q), logp
         k = samples or self.cfg.score_samples
         actions, logp = dist.score_samples(k)  # (K, B, act_dim) without gradient; (K, B) with
         b, act_dim = actions.shape[1:]
         with torch.no_grad():
             q = self.critic(obs.repeat(k, 1), actions.reshape(k * b, act_dim))  # (E, K * B)
-        return actor_loss_score(self.alpha, logp, q.view(-1, k, b)), logp
+        return actor_loss_score(self.temperature.alpha, logp, q.view(-1, k, b)), logp
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
         """One gradient step on critics (and encoder), actor, temperature and VAE, then the Polyak updates."""
@@ -157,7 +147,7 @@ class SAC:
             gradient_step(self.vae_optim, loss_vae)
             metrics |= vae_metrics
 
-        polyak_update(self)
+        self.critic_target.update()
         self.encoder.update_target()
         return {key: value.detach() for key, value in metrics.items()}
 
@@ -181,11 +171,7 @@ class SAC:
 class SoftActorCritic(Protocol):
     """What SAC and DiscreteSAC (sac/discrete.py) share: the parts the functions below step and save."""
 
-    log_alpha: Tensor
-    target_entropy: float
     updates: int
-    _online_params: list[Tensor]
-    _target_params: list[Tensor]
 
     @property
     def actor(self) -> nn.Module: ...
@@ -194,19 +180,16 @@ class SoftActorCritic(Protocol):
     def critic(self) -> nn.Module: ...
 
     @property
-    def critic_target(self) -> nn.Module: ...
+    def critic_target(self) -> SoftTarget[Any]: ...
+
+    @property
+    def temperature(self) -> Temperature: ...
 
     @property
     def actor_optim(self) -> torch.optim.Optimizer: ...
 
     @property
     def critic_optim(self) -> torch.optim.Optimizer: ...
-
-    @property
-    def cfg(self) -> AgentConfig: ...
-
-    @property
-    def alpha(self) -> Tensor: ...
 
 
 def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
@@ -220,26 +203,20 @@ def actor_and_temperature_step(agent: SoftActorCritic, loss_pi: Tensor, logp: Te
     parameters (each detaches the other's), so one backward and one optimizer step serve both. `logp`: the
     log-probs of the actor loss's actions, or for discrete SAC minus the exact entropy, (B,) or (K, B)."""
     metrics = {}
-    if agent.cfg.learn_alpha:
-        loss_alpha = temperature_loss(agent.log_alpha, logp, agent.target_entropy)
+    if agent.temperature.learn:
+        loss_alpha = agent.temperature.loss(logp)
         loss_pi = loss_pi + loss_alpha
         metrics["train/alpha_loss"] = loss_alpha
     gradient_step(agent.actor_optim, loss_pi)
-    metrics["train/alpha"] = agent.alpha
+    metrics["train/alpha"] = agent.temperature.alpha
     return metrics
-
-
-def polyak_update(agent: SoftActorCritic) -> None:
-    """theta' <- (1 - tau) theta' + tau theta for the target critics, in one fused op over all tensors."""
-    with torch.no_grad():
-        torch._foreach_lerp_(agent._target_params, agent._online_params, agent.cfg.tau)
 
 
 def parameter_groups(agent: SoftActorCritic) -> dict[str, list[Tensor]]:
     return {
         "actor": list(agent.actor.parameters()),
         "critic": list(agent.critic.parameters()),
-        "log_alpha": [agent.log_alpha],
+        "log_alpha": [agent.temperature.log_alpha],
     }
 
 
@@ -248,8 +225,8 @@ def core_state(agent: SoftActorCritic) -> dict[str, Any]:
     return {
         "actor": agent.actor.state_dict(),
         "critic": agent.critic.state_dict(),
-        "critic_target": agent.critic_target.state_dict(),
-        "log_alpha": agent.log_alpha.detach(),
+        "critic_target": agent.critic_target.net.state_dict(),
+        "log_alpha": agent.temperature.log_alpha.detach(),
         "actor_optim": agent.actor_optim.state_dict(),
         "critic_optim": agent.critic_optim.state_dict(),
         "updates": agent.updates,
@@ -259,9 +236,9 @@ def core_state(agent: SoftActorCritic) -> dict[str, Any]:
 def load_core_state(agent: SoftActorCritic, state: dict[str, Any]) -> None:
     agent.actor.load_state_dict(state["actor"])
     agent.critic.load_state_dict(state["critic"])
-    agent.critic_target.load_state_dict(state["critic_target"])
+    agent.critic_target.net.load_state_dict(state["critic_target"])
     with torch.no_grad():
-        agent.log_alpha.copy_(state["log_alpha"])
+        agent.temperature.log_alpha.copy_(state["log_alpha"])
     agent.actor_optim.load_state_dict(state["actor_optim"])
     agent.critic_optim.load_state_dict(state["critic_optim"])
     agent.updates = int(state["updates"])

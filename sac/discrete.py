@@ -8,7 +8,6 @@ the compile/CUDA-graph switches are continuous-only (config.validate_action_spac
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -22,7 +21,6 @@ from sac.agent import (
     gradient_step,
     load_core_state,
     parameter_groups,
-    polyak_update,
 )
 from sac.categorical import Categorical
 from sac.config import AgentConfig, DiscreteEstimator
@@ -35,6 +33,7 @@ from sac.losses import (
     score_surrogate,
 )
 from sac.networks import CategoricalActor, CriticEnsemble
+from sac.parts import SoftTarget, Temperature
 from sac.replay import Batch
 from sac.speed import adam
 
@@ -51,26 +50,18 @@ class DiscreteSAC:
         self.device = device
         self.actor = CategoricalActor(obs_dim, num_actions, cfg.hidden_sizes).to(device)
         self.critic = CriticEnsemble(obs_dim, 0, cfg.hidden_sizes, cfg.num_critics, num_actions).to(device)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self._online_params: list[Tensor] = list(self.critic.parameters())
-        self._target_params: list[Tensor] = list(self.critic_target.parameters())
-        self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=cfg.learn_alpha)
+        self.critic_target = SoftTarget(self.critic, cfg.tau)
         # A fraction of the uniform policy's entropy log|A|. Christodoulou's 0.98 leaves a two-action policy
         # almost no room to prefer an action (0.98 log 2 is the entropy of pi = (0.59, 0.41)), so alpha grows
         # without bound on CartPole; the default is measured (README, "Discrete actions").
         default = cfg.target_entropy_fraction * math.log(num_actions)
-        self.target_entropy = float(default if cfg.target_entropy is None else cfg.target_entropy)
+        target_entropy = float(default if cfg.target_entropy is None else cfg.target_entropy)
+        self.temperature = Temperature(cfg.init_alpha, target_entropy, cfg.learn_alpha, device)
         self.updates = 0
 
         actor_groups = [{"params": list(self.actor.parameters()), "lr": cfg.actor_lr}]
-        if cfg.learn_alpha:
-            actor_groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
-        self.actor_optim = adam(actor_groups, cfg.actor_lr)
+        self.actor_optim = adam(actor_groups + self.temperature.param_groups(cfg.alpha_lr), cfg.actor_lr)
         self.critic_optim = adam(self.critic.parameters(), cfg.critic_lr)
-
-    @property
-    def alpha(self) -> Tensor:
-        return self.log_alpha.exp().detach()
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> int:
@@ -81,9 +72,9 @@ class DiscreteSAC:
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
             next_dist = self.actor(batch.next_obs)
-            q_next = self.critic_target.q_all(batch.next_obs)  # (E, B, |A|)
+            q_next = self.critic_target.net.q_all(batch.next_obs)  # (E, B, |A|)
             target = discrete_soft_target(
-                batch.reward, batch.terminated, self.cfg.gamma, q_next, self.alpha, next_dist.probs,
+                batch.reward, batch.terminated, self.cfg.gamma, q_next, self.temperature.alpha, next_dist.probs,
                 next_dist.log_probs,
             )  # fmt: skip
         action = batch.action.long()  # (B, 1): the stored index
@@ -113,7 +104,7 @@ class DiscreteSAC:
         """
         with torch.no_grad():
             q = self.critic.q_all(obs)  # (E, B, |A|)
-        alpha, probs, log_probs = self.alpha, dist.probs, dist.log_probs
+        alpha, probs, log_probs = self.temperature.alpha, dist.probs, dist.log_probs
         if estimator == DiscreteEstimator.exact:
             return discrete_actor_loss(alpha, probs, log_probs, q)
         k, tau = self.cfg.score_samples, self.cfg.gumbel_temperature
@@ -133,7 +124,7 @@ class DiscreteSAC:
         gradient_step(self.critic_optim, loss_q)
         loss_pi, neg_entropy, actor_metrics = self.actor_loss(batch.obs)
         metrics |= actor_metrics | actor_and_temperature_step(self, loss_pi, neg_entropy)
-        polyak_update(self)
+        self.critic_target.update()
         self.updates += 1
         return {key: value.detach() for key, value in metrics.items()}
 

@@ -12,14 +12,13 @@ copy of the encoder. States are normalised by running statistics of the batches 
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import Tensor, nn
 
 from sac.config import EncoderConfig, EncoderName, Latent
 from sac.distributions import reparameterize
 from sac.networks import mlp
+from sac.parts import SoftTarget
 
 
 def kl_standard_normal(mu: Tensor, log_var: Tensor) -> Tensor:
@@ -106,7 +105,9 @@ class StateEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.vae = VAE(obs_dim, cfg) if cfg.name == EncoderName.vae else None
-        self.target = copy.deepcopy(self.vae).requires_grad_(False) if self.vae is not None else None
+        self.soft_target = SoftTarget(self.vae, cfg.tau) if self.vae is not None else None
+        # Registered as a submodule: it moves with the encoder and its state_dict keys are "target.*".
+        self.target = self.soft_target.net if self.soft_target is not None else None
         self.out_dim = cfg.latent_dim if self.vae is not None else obs_dim
 
     def features(self, obs: Tensor, deterministic: bool = False) -> Tensor:
@@ -124,7 +125,6 @@ class StateEncoder(nn.Module):
 
     @torch.no_grad()
     def update_target(self) -> None:
-        if self.vae is not None and self.target is not None:
-            for target, online in zip(self.target.parameters(), self.vae.parameters(), strict=True):
-                target.lerp_(online, self.cfg.tau)
-            self.target.normalizer.load_state_dict(self.vae.normalizer.state_dict())
+        if self.vae is not None and self.soft_target is not None:
+            self.soft_target.update()
+            self.soft_target.net.normalizer.load_state_dict(self.vae.normalizer.state_dict())

@@ -13,8 +13,8 @@ def make_agent(**overrides: object) -> SAC:
 
 
 def test_target_entropy_defaults_to_minus_act_dim() -> None:
-    assert make_agent().target_entropy == -ACT_DIM
-    assert make_agent(target_entropy=-1.5).target_entropy == -1.5
+    assert make_agent().temperature.target_entropy == -ACT_DIM
+    assert make_agent(target_entropy=-1.5).temperature.target_entropy == -1.5
 
 
 def test_actor_loss_leaves_no_gradient_on_critics() -> None:
@@ -30,7 +30,7 @@ def test_critic_loss_leaves_no_gradient_on_actor() -> None:
     loss, _ = agent.critic_loss(random_batch())
     loss.backward()
     assert all(p.grad is None for p in agent.actor.parameters())
-    assert agent.log_alpha.grad is None
+    assert agent.temperature.log_alpha.grad is None
     assert all(p.grad is not None for p in agent.critic.parameters())
 
 
@@ -51,8 +51,8 @@ def test_agent_target_uses_min_of_target_twins_and_entropy_bonus() -> None:
     _, metrics = agent.critic_loss(batch)
     torch.manual_seed(1)
     next_action, logp_next = agent.actor(batch.next_obs).rsample()
-    q_next = agent.critic_target(batch.next_obs, next_action).min(0).values
-    expected = batch.reward + 0.99 * (1 - batch.terminated) * (q_next - agent.alpha * logp_next)
+    q_next = agent.critic_target.net(batch.next_obs, next_action).min(0).values
+    expected = batch.reward + 0.99 * (1 - batch.terminated) * (q_next - agent.temperature.alpha * logp_next)
     torch.testing.assert_close(metrics["train/target_q_mean"], expected.mean())
 
 
@@ -71,9 +71,10 @@ def test_temperature_loss_raises_alpha_when_entropy_is_below_target() -> None:
 
 def test_update_moves_targets_by_polyak_average_and_returns_device_tensors() -> None:
     agent = make_agent(tau=0.1)
-    before = [p.clone() for p in agent.critic_target.parameters()]
+    before = [p.clone() for p in agent.critic_target.net.parameters()]
     metrics = agent.update(random_batch())
-    for old, target, online in zip(before, agent.critic_target.parameters(), agent.critic.parameters(), strict=True):
+    target_params = agent.critic_target.net.parameters()
+    for old, target, online in zip(before, target_params, agent.critic.parameters(), strict=True):
         torch.testing.assert_close(target, 0.9 * old + 0.1 * online)
     assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in metrics.values())
     assert {"train/critic_loss", "train/actor_loss", "train/alpha", "train/entropy"} <= metrics.keys()
@@ -82,7 +83,7 @@ def test_update_moves_targets_by_polyak_average_and_returns_device_tensors() -> 
 def test_fixed_alpha_is_not_learned() -> None:
     agent = make_agent(learn_alpha=False, init_alpha=0.2)
     agent.update(random_batch())
-    assert agent.alpha.item() == pytest.approx(0.2)
+    assert agent.temperature.alpha.item() == pytest.approx(0.2)
 
 
 def test_deterministic_action_is_tanh_of_mean() -> None:
@@ -97,10 +98,10 @@ def test_actor_loss_leaves_no_gradient_on_log_alpha_and_temperature_loss_none_on
     agent = make_agent()
     loss, logp, _ = agent.actor_loss(random_batch().obs)
     loss.backward(retain_graph=True)
-    assert agent.log_alpha.grad is None
+    assert agent.temperature.log_alpha.grad is None
     actor_grads = [p.grad.clone() for p in agent.actor.parameters()]
-    temperature_loss(agent.log_alpha, logp, agent.target_entropy).backward()
-    assert agent.log_alpha.grad is not None and agent.log_alpha.grad.abs() > 0
+    temperature_loss(agent.temperature.log_alpha, logp, agent.temperature.target_entropy).backward()
+    assert agent.temperature.log_alpha.grad is not None and agent.temperature.log_alpha.grad.abs() > 0
     for before, p in zip(actor_grads, agent.actor.parameters(), strict=True):
         torch.testing.assert_close(p.grad, before, rtol=0, atol=0)
 

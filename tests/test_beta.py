@@ -108,7 +108,7 @@ def test_beta_sac_actor_gradients_reach_the_actor_only_and_the_update_runs(estim
     obs = torch.randn(16, 5)
     loss, _, metrics = agent.actor_loss(obs)
     loss.backward()
-    assert all(p.grad is None for p in agent.critic.parameters()) and agent.log_alpha.grad is None
+    assert all(p.grad is None for p in agent.critic.parameters()) and agent.temperature.log_alpha.grad is None
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
     assert "train/concentration" in metrics
     batch = Batch(obs, torch.rand(16, 3) * 2 - 1, torch.randn(16), torch.randn(16, 5), torch.zeros(16))

@@ -134,7 +134,7 @@ def test_actor_loss_leaves_the_critics_untouched_and_the_critic_loss_the_actor(e
     loss_pi.backward()
     assert all(p.grad is None for p in sac.critic.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in sac.actor.parameters())
-    assert sac.log_alpha.grad is None  # alpha enters the actor loss detached
+    assert sac.temperature.log_alpha.grad is None  # alpha enters the actor loss detached
     sac.actor.zero_grad(set_to_none=True)
     loss_q, _ = sac.critic_loss(data)
     loss_q.backward()
@@ -144,8 +144,8 @@ def test_actor_loss_leaves_the_critics_untouched_and_the_critic_loss_the_actor(e
 
 
 def test_target_entropy_is_the_configured_fraction_of_log_actions() -> None:
-    assert discrete_agent(target_entropy_fraction=0.3).target_entropy == pytest.approx(0.3 * math.log(3))
-    assert discrete_agent(target_entropy=0.2).target_entropy == pytest.approx(0.2)
+    assert discrete_agent(target_entropy_fraction=0.3).temperature.target_entropy == pytest.approx(0.3 * math.log(3))
+    assert discrete_agent(target_entropy=0.2).temperature.target_entropy == pytest.approx(0.2)
 
 
 def test_greedy_action_is_the_argmax_and_sampled_actions_follow_pi() -> None:

@@ -41,10 +41,11 @@ def assert_same_run(a: tuple[list[dict[str, float]], SAC], b: tuple[list[dict[st
         assert step_a.keys() == step_b.keys()
         for key in step_a:
             assert step_a[key] == pytest.approx(step_b[key], rel=1e-4, abs=1e-5), key
-    for part in ("critic", "critic_target", "actor"):
-        for p, q in zip(getattr(a[1], part).parameters(), getattr(b[1], part).parameters(), strict=True):
+    x, y = a[1], b[1]
+    for p_x, p_y in ((x.critic, y.critic), (x.critic_target.net, y.critic_target.net), (x.actor, y.actor)):
+        for p, q in zip(p_x.parameters(), p_y.parameters(), strict=True):
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(a[1].log_alpha, b[1].log_alpha)
+    torch.testing.assert_close(x.temperature.log_alpha, y.temperature.log_alpha)
 
 
 @pytest.mark.slow  # Inductor's first compile takes most of a minute on 2 cores
