@@ -53,7 +53,7 @@ class DiscreteSAC:
         self.critic_target = SoftTarget(self.critic, cfg.tau)
         # A fraction of the uniform policy's entropy log|A|. Christodoulou's 0.98 leaves a two-action policy
         # almost no room to prefer an action (0.98 log 2 is the entropy of pi = (0.59, 0.41)), so alpha grows
-        # without bound on CartPole; the default is measured (README, "Discrete actions").
+        # without bound on CartPole; the default is measured (docs/discrete.md).
         default = cfg.target_entropy_fraction * math.log(num_actions)
         target_entropy = float(default if cfg.target_entropy is None else cfg.target_entropy)
         self.temperature = Temperature(cfg.init_alpha, target_entropy, cfg.learn_alpha, device)

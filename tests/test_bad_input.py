@@ -1,4 +1,4 @@
-"""Every bad input the README's table lists stops with a clear message, no traceback and a non-zero exit.
+"""Every bad input docs/bad_input.md's table lists stops with a clear message, no traceback and a non-zero exit.
 
 Each row runs the real entry point (`sac.cli.main`, Hydra's parsing included) in this process, where it
 takes a fraction of a second; the rows in SUBPROCESS also run as their own Python process, which checks
@@ -186,7 +186,7 @@ def test_bad_input_in_a_process_of_its_own(
     check_message(result.returncode, result.stderr, message, paths)
 
 
-def test_readme_table_lists_every_case() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_table_lists_every_case() -> None:
+    table = (ROOT / "docs" / "bad_input.md").read_text()
     for script, arguments, message in CASES:
-        assert f"| `{script}` | `{arguments}` | {message} |" in readme, (script, arguments)
+        assert f"| `{script}` | `{arguments}` | {message} |" in table, (script, arguments)
