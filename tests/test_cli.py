@@ -10,6 +10,7 @@ import torch
 from helpers import run_entry_point, wandb_history
 
 from envs.make import make_env
+from sac import cli
 from sac.agent import SAC
 from sac.checkpoint import load_checkpoint, restore
 from sac.cli import honour_wandb_mode_env
@@ -119,3 +120,14 @@ def test_the_command_line_wins_over_wandb_mode_in_the_environment(
     config = TrainConfig(wandb=WandbConfig(mode=WandbMode(given)))  # what Hydra made of the command line
     honour_wandb_mode_env(config, overrides)
     assert config.wandb.mode == WandbMode(expected)
+
+
+def test_automatic_threads_work_without_sched_getaffinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Run:
+        mode = None
+
+    monkeypatch.delattr("os.sched_getaffinity")  # as on macOS
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert cli.available_cores() == 6
+    assert cli.job_threads(0, Run()) == 6
+    assert cli.job_threads(3, Run()) == 3

@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sac import cli
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,14 +51,3 @@ def test_importing_the_agent_imports_neither_gymnasium_nor_mujoco() -> None:
     probe = "import sys, sac.agent; print(sorted({'gymnasium', 'mujoco'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
-
-
-def test_automatic_threads_work_without_sched_getaffinity(monkeypatch) -> None:
-    class Run:
-        mode = None
-
-    monkeypatch.delattr("os.sched_getaffinity")  # as on macOS
-    monkeypatch.setattr("os.cpu_count", lambda: 6)
-    assert cli.available_cores() == 6
-    assert cli.job_threads(0, Run()) == 6
-    assert cli.job_threads(3, Run()) == 3

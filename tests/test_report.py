@@ -2,13 +2,14 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import wandb
 from helpers import run_entry_point, small_config
 
 from sac.config import CompareConfig, DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
 from sac.reinforce import train as train_reinforce
-from sac.report import build_report
+from sac.report import build_report, iqm, probability_of_improvement, stratified_bootstrap_ci
 from sac.rundir import RunDir
 from sac.train import train as train_sac
 
@@ -145,3 +146,16 @@ def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Pa
     assert rows["Pendulum-v1", "tanh-Gaussian pathwise"].stats["total_variance"] == 2.0
     lines = write_estimator_csv(list(rows.values()), tmp_path / "t.csv").read_text().splitlines()
     assert len(lines) == 5 and lines[0].startswith("env,estimator,diagnostics,bias_norm")
+
+
+def test_iqm_and_bootstrap_on_known_cases() -> None:
+    assert iqm(np.array([0.0, 1, 2, 3, 4, 5, 6, 100])) == pytest.approx(3.5)  # the outlier is cut
+    same = [np.full(5, 7.0), np.full(3, -2.0)]
+    point, low, high = stratified_bootstrap_ci(same, lambda s: iqm(np.concatenate(s)))
+    assert low == high == point  # identical seeds: a zero-width interval
+    rng = np.random.default_rng(0)
+    x = [rng.normal(10, 1, 10), rng.normal(0, 1, 10)]
+    y = [rng.normal(7, 1, 10), rng.normal(-3, 1, 10)]
+    p, low, high = stratified_bootstrap_ci(x + y, lambda s: probability_of_improvement(s[:2], s[2:]))
+    assert p > 0.95 and low > 0.9  # a shifted distribution: improvement is near certain
+    assert probability_of_improvement([np.array([1.0, 2.0])], [np.array([1.0, 2.0])]) == 0.5
