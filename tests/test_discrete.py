@@ -10,7 +10,7 @@ from helpers import discrete_agent, discrete_batch
 from sac.categorical import Categorical
 from sac.config import DiscreteEstimator
 from sac.estimators import discrete_gradient_diagnostics
-from sac.losses import discrete_actor_loss, discrete_soft_target, score_surrogate
+from sac.losses import score_surrogate
 
 THETA = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
 COST = torch.tensor([1.0, 3.0, -2.0], dtype=torch.float64)
@@ -96,26 +96,6 @@ def test_straight_through_is_a_hard_sample_with_the_relaxed_gradient() -> None:
     (g_y,) = torch.autograd.grad((y @ COST).sum(), logits)
     (g_st,) = torch.autograd.grad((st @ COST).sum(), logits)
     torch.testing.assert_close(g_st, g_y)
-
-
-def test_soft_target_and_actor_loss_are_the_sums_over_actions() -> None:
-    torch.manual_seed(4)
-    e, b, n = 2, 5, 3
-    q = torch.randn(e, b, n)
-    logits = torch.randn(b, n)
-    reward, terminated = torch.randn(b), torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0])
-    alpha, gamma = torch.tensor(0.3), 0.9
-    p = torch.softmax(logits, -1)
-    logp = torch.log_softmax(logits, -1)
-    expected_target, expected_loss = torch.empty(b), torch.tensor(0.0)
-    for i in range(b):
-        v = sum(p[i, a] * (min(q[0, i, a], q[1, i, a]) - alpha * logp[i, a]) for a in range(n))
-        expected_target[i] = reward[i] + gamma * (1 - terminated[i]) * v
-        expected_loss += sum(p[i, a] * (alpha * logp[i, a] - min(q[0, i, a], q[1, i, a])) for a in range(n)) / b
-    torch.testing.assert_close(discrete_soft_target(reward, terminated, gamma, q, alpha, p, logp), expected_target)
-    torch.testing.assert_close(discrete_actor_loss(alpha, p, logp, q), expected_loss)
-    with pytest.raises(ValueError, match=r"must be \(E, B, \|A\|\)"):
-        discrete_actor_loss(alpha, p, logp, q.min(0).values)
 
 
 def test_critic_loss_reads_q_at_the_stored_action_index() -> None:
