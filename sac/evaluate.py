@@ -16,62 +16,46 @@ from omegaconf import DictConfig, OmegaConf
 
 from envs import env_id
 from envs.make import dims, make_env
-from sac.agent import SAC
 from sac.checkpoint import META_FILE, CheckpointError, load_checkpoint, restore
 from sac.cli import resolve_device
 from sac.config import (
-    ActorEstimator,
-    AgentConfig,
-    DiscreteEstimator,
     EncoderConfig,
     EnvConfig,
     EvaluateConfig,
-    PolicyName,
-    ReinforceAgentConfig,
     UserError,
     WandbMode,
     to_object,
     validate_evaluate,
 )
-from sac.discrete import DiscreteSAC
 from sac.logger import Logger
-from sac.reinforce import Reinforce
+from sac.registry import REGISTRY, build
 from sac.rollout import EVAL_SEED_OFFSET, Action, run_episodes
-from sac.rundir import RunDir, algorithm_label, discrete_sac_label, sac_label
-
-# "sac" alone: checkpoints written before runs were labelled by their estimator.
-SAC_LABELS = {sac_label(p.value, e.value) for p in PolicyName for e in ActorEstimator} | {"sac"}
-DISCRETE_SAC_LABELS = {discrete_sac_label(e.value) for e in DiscreteEstimator}
+from sac.rundir import Identity, RunDir
 
 
 def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray, bool], Action], dict[str, Any]]:
     """A saved SAC, discrete SAC or REINFORCE policy as `act(obs (obs_dim,), deterministic) -> action` (in [-1, 1],
-    or an action index), and its checkpoint's metadata."""
+    or an action index), and its checkpoint's metadata; the agent is rebuilt through the registry."""
     state, meta, _ = load_checkpoint(path)
-    algorithm = meta.get("algorithm")
     try:
+        identity = Identity.read(meta)
         agent_cfg = meta["config"]["agent"]
         obs_dim, act_dim = int(meta["obs_dim"]), int(meta["act_dim"])
+    except UserError as e:
+        raise CheckpointError(f"checkpoint {path} is of an {e}") from None
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"checkpoint {path} has incomplete metadata (config, obs_dim, act_dim)") from None
-    if algorithm in SAC_LABELS:
-        encoder = _typed(EncoderConfig, meta["config"].get("encoder", {}), path)
-        agent: Any = SAC(obs_dim, act_dim, _typed(AgentConfig, agent_cfg, path), device, encoder)
-        act = agent.act
-    elif algorithm in DISCRETE_SAC_LABELS:
-        agent = DiscreteSAC(obs_dim, act_dim, _typed(AgentConfig, agent_cfg, path), device)
-        act = agent.act
-    elif algorithm == algorithm_label("reinforce"):
-        agent = Reinforce(obs_dim, act_dim, _typed(ReinforceAgentConfig, agent_cfg, path), device)
+    entry = REGISTRY[identity.algorithm]
+    encoder = _typed(EncoderConfig, meta["config"].get("encoder", {}), path) if identity.algorithm == "sac" else None
+    agent = build(identity, obs_dim, act_dim, _typed(entry.agent_schema, agent_cfg, path), device, encoder)
+    restore(agent, state["agent"], path)
+    if identity.algorithm == "reinforce":  # an unsquashed Gaussian: its actions are clipped on their way to the env
 
         def act(obs: np.ndarray, deterministic: bool) -> np.ndarray:
             return np.clip(agent.act(obs[None], deterministic)[0], -1.0, 1.0)
 
-    else:
-        known = ", ".join(sorted(SAC_LABELS | DISCRETE_SAC_LABELS | {algorithm_label("reinforce")}))
-        raise CheckpointError(f"checkpoint {path} is of an unknown algorithm {algorithm!r} (allowed: {known})")
-    restore(agent, state["agent"], path)
-    return act, meta
+        return act, meta
+    return agent.act, meta
 
 
 def checkpoint_path(path: Path) -> Path:
@@ -119,7 +103,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
 
     summary = {
         "checkpoint": str(path),
-        "algorithm": meta["algorithm"],
+        "algorithm": Identity.read(meta).label,
         "checkpoint_step": meta["step"],
         "env_id": env_id(env_cfg.name),
         "deterministic": c.deterministic,

@@ -29,7 +29,7 @@ from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.config import EnvConfig, UserError, WandbConfig
 from sac.logger import Logger, to_floats
 from sac.rollout import EVAL_SEED_OFFSET, Policy, evaluate, record_video
-from sac.rundir import RunDir
+from sac.rundir import Identity, RunDir
 
 
 class TrainingDiverged(UserError):
@@ -82,7 +82,7 @@ class Resumed(NamedTuple):
 
 class Session:
     """One run of a training loop; see the module docstring. `meta` is what every checkpoint records
-    about the run: algorithm label, env id, obs_dim, act_dim and the resolved config."""
+    about the run: its identity's fields (rundir.Identity), env id, obs_dim, act_dim and the resolved config."""
 
     def __init__(self, run: RunDir, c: Any, meta: dict[str, Any], resume: bool) -> None:
         self.run = run
@@ -103,11 +103,15 @@ class Session:
         if not path.exists():
             raise CheckpointError(f"cannot resume: {path} does not exist (the run saved no checkpoint)")
         state, saved, replay = load_checkpoint(path)
-        identity = ("algorithm", "env_id", "obs_dim", "act_dim")
-        if [saved.get(k) for k in identity] != [meta[k] for k in identity]:
+        try:
+            saved_identity = Identity.read(saved)
+        except UserError as e:
+            raise CheckpointError(f"checkpoint {path}: {e}") from None
+        shape = ("env_id", "obs_dim", "act_dim")
+        if saved_identity != Identity.read(meta) or [saved.get(k) for k in shape] != [meta[k] for k in shape]:
             raise CheckpointError(
-                f"checkpoint {path} is a {saved.get('algorithm')} run on {saved.get('env_id')}, "
-                f"not a {meta['algorithm']} run on {meta['env_id']}"
+                f"checkpoint {path} is a {saved_identity.label} run on {saved.get('env_id')}, "
+                f"not a {Identity.read(meta).label} run on {meta['env_id']}"
             )
         step = int(saved["step"])
         if self.schedule.total_steps < step:
@@ -123,12 +127,11 @@ class Session:
         if resumed:
             self.run.drop_records_after(self.start_step)
         previous_id = self.run.read_info().get("wandb_run_id") if resumed else None
+        identity = Identity.read(self.meta)
         self.logger = Logger(
-            self.run, self.meta["config"], s.wandb, s.total_steps, self.meta["algorithm"], resumed, previous_id
+            self.run, self.meta["config"], s.wandb, s.total_steps, identity.label, resumed, previous_id
         )
-        self.run.write_info(
-            algorithm=self.meta["algorithm"], wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False
-        )
+        self.run.write_info(**identity.fields(), wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False)
         self.eval_env = make_env(s.env, seed=s.seed + EVAL_SEED_OFFSET)
         self._previous_handlers = _catch_stop_signals(self._stop.append)
         return self

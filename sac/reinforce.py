@@ -28,7 +28,7 @@ from sac.cli import resolve_device
 from sac.config import ReinforceAgentConfig, ReinforceConfig, as_dict, validate_reinforce
 from sac.loop import Session, Snapshot, Throughput, rng_state, set_rng_state
 from sac.networks import mlp
-from sac.rundir import RunDir, algorithm_label
+from sac.rundir import Identity, RunDir
 
 
 class GaussianPolicy(nn.Module):
@@ -144,7 +144,7 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
             )
         obs_dim, act_dim = dims(envs.single_observation_space, envs.single_action_space)
         agent = Reinforce(obs_dim, act_dim, c.agent, device)
-        meta = {"algorithm": algorithm_label("reinforce"), "env_id": env_id(c.env.name), "obs_dim": obs_dim,
+        meta = {**Identity("reinforce", "gaussian", "score").fields(), "env_id": env_id(c.env.name), "obs_dim": obs_dim,
                 "act_dim": act_dim, "config": as_dict(c)}  # fmt: skip
         session = Session(RunDir(run_dir), c, meta, resume)
         if session.resumed is not None:

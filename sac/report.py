@@ -25,9 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 from envs import env_id
 from sac.config import ActorEstimator, CompareConfig, UserError, to_object, validate_compare
 from sac.logger import why_offline
-from sac.rundir import RunDir, algorithm_label
+from sac.rundir import Identity, RunDir
 
-REPARAM, SCORE = (algorithm_label("sac", e.value) for e in ActorEstimator)
+REPARAM, SCORE = (Identity("sac", "tanh_gaussian", e.value).label for e in ActorEstimator)
 # The estimators diagnostics log (sac/estimators.py), each with its line style.
 DIAGNOSED: dict[str, Any] = {"reparam": "-", "reparam_k": ":", "score": "--", "gumbel": "-.",
                              "straight_through": (0, (1, 3))}  # fmt: skip
@@ -42,12 +42,17 @@ GRAD_PANELS = {
 @dataclass
 class Run:
     name: str
-    algorithm: str  # sac-reparam | sac-score | reinforce
+    identity: Identity
     env_id: str
     seed: int
     records: list[dict[str, Any]]
     wandb_id: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def algorithm(self) -> str:
+        """The display label: sac-reparam, sac-beta-score, sac-discrete-gumbel, reinforce, ..."""
+        return self.identity.label
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every record holding `key`."""
@@ -72,7 +77,7 @@ def load_local_run(path: Path) -> Run:
         raise UserError(f"{path} is not a run directory: run.json is missing")
     return Run(
         path.name,
-        info["algorithm"],
+        Identity.read(info),
         env_id(config["env"]["name"]),
         int(config["seed"]),
         records,
@@ -93,7 +98,8 @@ def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list
     for r in wandb.Api(timeout=30).runs(path, filters=filters):
         records = [dict(row, step=row["_step"]) for row in r.scan_history()]
         cfg = r.config
-        runs.append(Run(r.name, r.job_type, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
+        identity = Identity.read({"algorithm": r.job_type})  # a W&B run's job type is its label
+        runs.append(Run(r.name, identity, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
     return runs
 
 
@@ -195,27 +201,19 @@ def aggregate(runs: list[Run]) -> tuple[list[Aggregate], tuple[float, float, flo
     return rows, improvement
 
 
-def policy_of(algorithm: str) -> str | None:
-    """The policy a run's label names: tanh_gaussian | beta | categorical, or None (REINFORCE)."""
-    if algorithm.startswith("sac-discrete-"):
-        return "categorical"
-    if algorithm.startswith("sac-beta-"):
-        return "beta"
-    return "tanh_gaussian" if algorithm.startswith("sac") else None
-
-
-# (policy, diagnosed estimator) -> (what it is, the label of runs that train with it).
-ESTIMATORS: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("tanh_gaussian", "reparam"): ("tanh-Gaussian pathwise", "sac-reparam"),
-    ("tanh_gaussian", "reparam_k"): ("tanh-Gaussian pathwise, K samples", None),
-    ("tanh_gaussian", "score"): ("tanh-Gaussian score function", "sac-score"),
-    ("beta", "reparam"): ("Beta implicit pathwise", "sac-beta-reparam"),
-    ("beta", "reparam_k"): ("Beta implicit pathwise, K samples", None),
-    ("beta", "score"): ("Beta score function", "sac-beta-score"),
-    ("categorical", "exact"): ("categorical exact sum", "sac-discrete-exact"),
-    ("categorical", "score"): ("categorical score function", "sac-discrete-score"),
-    ("categorical", "gumbel"): ("Gumbel-softmax", "sac-discrete-gumbel"),
-    ("categorical", "straight_through"): ("straight-through Gumbel", "sac-discrete-straight_through"),
+# (policy, diagnosed estimator) -> what it is. Runs train with it when their identity has that policy and estimator
+# (no run trains with reparam_k, the pathwise estimator at the score estimator's cost).
+ESTIMATORS: dict[tuple[str, str], str] = {
+    ("tanh_gaussian", "reparam"): "tanh-Gaussian pathwise",
+    ("tanh_gaussian", "reparam_k"): "tanh-Gaussian pathwise, K samples",
+    ("tanh_gaussian", "score"): "tanh-Gaussian score function",
+    ("beta", "reparam"): "Beta implicit pathwise",
+    ("beta", "reparam_k"): "Beta implicit pathwise, K samples",
+    ("beta", "score"): "Beta score function",
+    ("categorical", "exact"): "categorical exact sum",
+    ("categorical", "score"): "categorical score function",
+    ("categorical", "gumbel"): "Gumbel-softmax",
+    ("categorical", "straight_through"): "straight-through Gumbel",
 }
 ESTIMATOR_STATS = ("bias_norm", "bias_se", "bias_z", "total_variance", "snr", "critic_evals", "variance_times_cost",
                    "ms_per_estimate")  # fmt: skip
@@ -246,13 +244,13 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
     rows = []
     for env in sorted({r.env_id for r in runs}):
         for policy in ("tanh_gaussian", "beta", "categorical"):
-            family = [r for r in runs if r.env_id == env and policy_of(r.algorithm) == policy]
+            family = [r for r in runs if r.env_id == env and r.identity.policy == policy]
             diagnosed = [rec for r in family for rec in r.records if any(k.startswith("grad/") for k in rec)]
-            for (p, estimator), (name, label) in ESTIMATORS.items():
+            for (p, estimator), name in ESTIMATORS.items():
                 if p != policy:
                     continue
                 measured = [rec for rec in diagnosed if any(k.startswith(f"grad/{estimator}/") for k in rec)]
-                trained = [r for r in family if r.algorithm == label]
+                trained = [r for r in family if r.identity.estimator == estimator]
                 if not measured and not trained:
                     continue
                 stats = {}
@@ -343,7 +341,7 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
     # One line per env, policy and estimator: the mean over that group's runs at each diagnostic step.
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in diagnosed:
-        groups.setdefault((run.env_id, policy_of(run.algorithm) or run.algorithm), []).append(run)
+        groups.setdefault((run.env_id, run.identity.policy), []).append(run)
     for stat, title in GRAD_PANELS.items():
         if not diagnosed:
             break

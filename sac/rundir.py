@@ -3,7 +3,8 @@
     RUN_DIR/
       config.yaml          the resolved config the run was started with
       metrics.jsonl        one JSON object per log event: {"step": N, "time": s, key: value, ...}
-      run.json             {"algorithm", "wandb_run_id", "pid", "finished"}: what sweeps and reports read
+      run.json             {"algorithm", "policy", "estimator", "wandb_run_id", "pid", "finished"}: what sweeps
+                           and reports read (the first three: the run's `Identity`)
       checkpoints/latest   a symlink to the newest checkpoint (sac/checkpoint.py)
       videos/              mp4s of evaluation episodes
 
@@ -36,20 +37,51 @@ class Status(str, Enum):
     """Reached its last step."""
 
 
-def algorithm_label(algorithm: str, *variant: str) -> str:
-    """The one name of what a run trains, in run.json, checkpoints, W&B job types and reports:
-    sac-reparam | sac-score | sac-beta-reparam | sac-beta-score | sac-discrete-<estimator> | reinforce."""
-    return "-".join((algorithm, *variant))
+@dataclass(frozen=True)
+class Identity:
+    """What a run trains, as data: stored field by field in run.json and in checkpoint metadata; `label` is derived
+    from it for display (W&B job types, report legends).
+
+    algorithm: sac | sac-discrete | reinforce; policy: tanh_gaussian | beta | categorical | gaussian;
+    estimator: the actor's gradient estimator (reparam | score | exact | gumbel | straight_through).
+    """
+
+    algorithm: str
+    policy: str
+    estimator: str
+
+    @property
+    def label(self) -> str:
+        """sac-reparam | sac-score | sac-beta-reparam | sac-beta-score | sac-discrete-<estimator> | reinforce."""
+        if self.algorithm == "reinforce":
+            return "reinforce"
+        if self.algorithm == "sac-discrete":
+            return f"sac-discrete-{self.estimator}"
+        return f"sac-{self.estimator}" if self.policy == "tanh_gaussian" else f"sac-{self.policy}-{self.estimator}"
+
+    def fields(self) -> dict[str, str]:
+        return {"algorithm": self.algorithm, "policy": self.policy, "estimator": self.estimator}
+
+    @staticmethod
+    def read(info: dict[str, Any]) -> Identity:
+        """From run.json or checkpoint metadata. Files written before the fields existed (commit 4a87f0e and
+        earlier) hold only the label in "algorithm", looked up among the labels of every known identity."""
+        if "policy" in info and "estimator" in info:
+            return Identity(str(info["algorithm"]), str(info["policy"]), str(info["estimator"]))
+        label = info.get("algorithm")
+        if label not in LEGACY_LABELS:
+            raise UserError(f"unknown algorithm {label!r} (known: {', '.join(sorted(LEGACY_LABELS))})")
+        return LEGACY_LABELS[label]
 
 
-def sac_label(policy: str, estimator: str) -> str:
-    """SAC's label: the estimator, with the policy named when it is not the default tanh-Gaussian."""
-    return algorithm_label("sac", estimator) if policy == "tanh_gaussian" else algorithm_label("sac", policy, estimator)
-
-
-def discrete_sac_label(estimator: str) -> str:
-    """Discrete SAC's label: sac-discrete-exact | -score | -gumbel | -straight_through."""
-    return algorithm_label("sac-discrete", estimator)
+IDENTITIES = (
+    *(Identity("sac", p, e) for p in ("tanh_gaussian", "beta") for e in ("reparam", "score")),
+    *(Identity("sac-discrete", "categorical", e) for e in ("exact", "score", "gumbel", "straight_through")),
+    Identity("reinforce", "gaussian", "score"),
+)
+"""Every combination the package trains."""
+# "sac" alone labelled SAC runs before the estimator was part of the label.
+LEGACY_LABELS = {i.label: i for i in IDENTITIES} | {"sac": Identity("sac", "tanh_gaussian", "reparam")}
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -22,9 +22,6 @@ from sac.agent import SAC
 from sac.checkpoint import CheckpointError, restore
 from sac.cli import resolve_device
 from sac.config import (
-    ActorEstimator,
-    DiscreteEstimator,
-    PolicyName,
     TrainConfig,
     as_dict,
     validate_action_space,
@@ -33,9 +30,10 @@ from sac.config import (
 from sac.discrete import DiscreteSAC
 from sac.estimators import actor_gradient_diagnostics
 from sac.loop import Session, Snapshot, Throughput, due, rng_state, set_rng_state
+from sac.registry import build, sac_identity
 from sac.replay import ReplayBuffer
 from sac.rollout import Action
-from sac.rundir import RunDir, discrete_sac_label, sac_label
+from sac.rundir import Identity, RunDir
 
 Agent = SAC | DiscreteSAC
 
@@ -66,11 +64,11 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     env = make_env(c.env, seed=c.seed)
     try:
         obs_dim, act_dim = dims(env.observation_space, env.action_space)
-        agent, label, action_columns = build_agent(c, obs_dim, act_dim, is_discrete(env.action_space), device)
+        agent, identity, action_columns = build_agent(c, obs_dim, act_dim, is_discrete(env.action_space), device)
         # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
         buffer = ReplayBuffer(obs_dim, action_columns, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
         meta = {
-            "algorithm": label,
+            **identity.fields(),
             "env_id": env_id(c.env.name),
             "obs_dim": obs_dim,
             "act_dim": act_dim,
@@ -86,15 +84,13 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
 
 def build_agent(
     c: TrainConfig, obs_dim: int, act_dim: int, discrete: bool, device: torch.device
-) -> tuple[Agent, str, int]:
-    """The agent for the env's action space, its label, and the columns a replay row stores for an action:
-    act_dim for a Box, one index for Discrete(act_dim)."""
+) -> tuple[Agent, Identity, int]:
+    """The agent for the env's action space (through the registry), its identity, and the columns a replay row
+    stores for an action: act_dim for a Box, one index for Discrete(act_dim)."""
     validate_action_space(c, c.env.name, discrete)
-    if discrete:
-        label = discrete_sac_label(DiscreteEstimator(c.agent.discrete_estimator).value)
-        return DiscreteSAC(obs_dim, act_dim, c.agent, device), label, 1
-    agent = SAC(obs_dim, act_dim, c.agent, device, c.encoder, compile=c.compile, cudagraphs=c.cudagraphs)
-    return agent, sac_label(PolicyName(c.agent.policy).value, ActorEstimator(c.agent.actor_estimator).value), act_dim
+    identity = sac_identity(c, discrete)
+    agent = build(identity, obs_dim, act_dim, c.agent, device, c.encoder, c.compile, c.cudagraphs)
+    return agent, identity, 1 if discrete else act_dim
 
 
 def _run(

@@ -10,7 +10,7 @@ from helpers import run_entry_point, small_config
 from sac.config import CompareConfig, DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
 from sac.reinforce import train as train_reinforce
 from sac.report import build_report, iqm, probability_of_improvement, stratified_bootstrap_ci
-from sac.rundir import RunDir
+from sac.rundir import Identity, RunDir
 from sac.train import train as train_sac
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,16 +123,25 @@ def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Pa
                {"step": 2, "eval/return_mean": 400.0}]  # fmt: skip
     tau = {"agent": {"gumbel_temperature": 0.5}}
     runs = [
-        Run("a", "sac-discrete-exact", "CartPole-v1", 0, records, config=tau),
-        Run("b", "sac-discrete-exact", "CartPole-v1", 1, [{"step": 2, "eval/return_mean": 500.0}], config=tau),
+        Run("a", Identity("sac-discrete", "categorical", "exact"), "CartPole-v1", 0, records, config=tau),
+        Run(
+            "b",
+            Identity("sac-discrete", "categorical", "exact"),
+            "CartPole-v1",
+            1,
+            [{"step": 2, "eval/return_mean": 500.0}],
+            config=tau,
+        ),
         Run(
             "c",
-            "sac-reparam",
+            Identity("sac", "tanh_gaussian", "reparam"),
             "Pendulum-v1",
             0,
             [diag(1, reparam__total_variance=2.0), {"step": 1, "eval/return_mean": -150.0}],
         ),
-        Run("d", "reinforce", "Pendulum-v1", 0, [{"step": 1, "eval/return_mean": -900.0}]),
+        Run(
+            "d", Identity("reinforce", "gaussian", "score"), "Pendulum-v1", 0, [{"step": 1, "eval/return_mean": -900.0}]
+        ),
     ]
     rows = {(r.env_id, r.estimator): r for r in estimator_table(runs)}
     cartpole = {"categorical exact sum", "categorical score function", "Gumbel-softmax (tau = 0.5)"}
