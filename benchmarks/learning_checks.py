@@ -2,6 +2,7 @@
 
     python benchmarks/learning_checks.py                                   # every check, seeds 0-23
     python benchmarks/learning_checks.py --checks sac-pendulum-beta --seeds 24 25 26 --jobs 1
+    python benchmarks/learning_checks.py --table                           # the table of docs/testing.md
 
 The checks are `tests/learning_checks.py`'s, run by the same code the tests run (one torch thread per run, in a
 process of its own). Seeds already in `OUT/<check>.json` are not run again, so a measurement can grow over
@@ -22,14 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from learning_checks import CHECKS, Check, run_seeds
+from learning_checks import CHECKS, Check, one_thread
 
 
 def cpu_name() -> str:
@@ -89,33 +93,77 @@ def summarise(name: str, check: Check, per_seed: dict[str, dict]) -> dict:
     return summary
 
 
+def markdown_table(out: Path) -> str:
+    """One row per measured check: its rule, each bounded statistic's distribution, and P(check fails)."""
+    rows = ["| check | rule | measured over seeds: mean ± std [min, max] | seeds failing | rule's statistic: "
+            "mean ± std, threshold's distance | P(fails): counting, normal |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for name in CHECKS:
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        s = r.get("summary")
+        if not s:
+            continue
+        bounded = {k: e for k, e in s["statistics"].items() if "threshold" in e}
+        rule = f"{r['need']} of seeds {', '.join(map(str, r['seeds']))}: " + ", ".join(
+            f"{k} {e['threshold']}" for k, e in bounded.items()
+        )
+        spread = "; ".join(f"{k} {e['mean']:.4g} ± {e['std']:.3g} [{e['min']:.4g}, {e['max']:.4g}]"
+                           for k, e in bounded.items())  # fmt: skip
+        statistic = "; ".join(f"{e['check_statistic_mean']:.4g} ± {e['check_statistic_std']:.3g}, "
+                              f"{e['threshold_distance_in_std']:.3g} std" for e in bounded.values())  # fmt: skip
+        fails = f"{s['p_check_fails_counting']:.2g}, {s['p_check_fails_normal']:.2g}"
+        rows.append(f"| `{name}` | {rule} | {spread} | {s['seeds_failing_bounds']} of {s['seeds_measured']} "
+                    f"| {statistic} | {fails} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", nargs="+", default=list(CHECKS), choices=list(CHECKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(24)))
     parser.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the cores)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/measured/learning_checks"))
+    parser.add_argument("--table", action="store_true", help="only print the Markdown table of docs/testing.md")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(args.out))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     cpu = cpu_name()
 
     files = {name: args.out / f"{name}.json" for name in args.checks}
-    known = {name: json.loads(f.read_text())["per_seed"] if f.exists() else {} for name, f in files.items()}
+    saved = {name: json.loads(f.read_text()) if f.exists() else {} for name, f in files.items()}
+    known = {name: saved[name].get("per_seed", {}) for name in args.checks}
+    command = "python benchmarks/learning_checks.py " + " ".join(sys.argv[1:])
+    commands = {name: [*[c for c in saved[name].get("commands", []) if c != command], command] for name in args.checks}
     jobs = [(name, s) for name in args.checks for s in args.seeds if str(s) not in known[name]]
     print(f"{len(jobs)} runs on {cpu}", flush=True)
-    results = run_seeds([(CHECKS[name].run, s) for name, s in jobs], args.jobs)
-    for (name, seed), stats in zip(jobs, results, strict=True):
-        known[name][str(seed)] = {"stats": stats, "cpu": cpu}
+
+    def write(name: str) -> dict:
+        check, per_seed = CHECKS[name], dict(sorted(known[name].items(), key=lambda kv: int(kv[0])))
+        record = {"check": name, "seeds": list(check.seeds), "need": check.need,
+                  "bounds": {k: f"{op} {t}" for k, (op, t) in check.bounds.items()}, "commands": commands[name],
+                  "summary": summarise(name, check, per_seed) if per_seed else {}, "per_seed": per_seed}  # fmt: skip
+        files[name].write_text(json.dumps(record, indent=1) + "\n")
+        return record
+
+    # Each result is written as it comes: a measurement stopped half-way keeps what it measured.
+    with ProcessPoolExecutor(args.jobs or len(os.sched_getaffinity(0)), mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(one_thread, CHECKS[name].run, seed): (name, seed) for name, seed in jobs}
+        for future in as_completed(futures):
+            name, seed = futures[future]
+            known[name][str(seed)] = {"stats": future.result(), "cpu": cpu}
+            write(name)
+            print(f"{name} seed {seed}: {known[name][str(seed)]['stats']}", flush=True)
 
     for name in args.checks:
-        check, per_seed = CHECKS[name], dict(sorted(known[name].items(), key=lambda kv: int(kv[0])))
-        summary = summarise(name, check, per_seed)
-        record = {"check": name, "seeds": list(check.seeds), "need": check.need,
-                  "bounds": {k: f"{op} {t}" for k, (op, t) in check.bounds.items()},
-                  "command": "python benchmarks/learning_checks.py " + " ".join(sys.argv[1:]),
-                  "summary": summary, "per_seed": per_seed}  # fmt: skip
-        files[name].write_text(json.dumps(record, indent=1) + "\n")
-        print(f"\n{name}: {check.need} of seeds {list(check.seeds)}, bounds {record['bounds']}")
+        record = write(name)
+        summary = record["summary"]
+        if not summary:
+            continue
+        print(f"\n{name}: {record['need']} of seeds {record['seeds']}, bounds {record['bounds']}")
         print(f"  {summary['seeds_measured']} seeds measured, {summary['seeds_failing_bounds']} fail the bounds; "
               f"P(check fails): counting {summary['p_check_fails_counting']:.2g}, "
               f"normal {summary['p_check_fails_normal']:.2g}")  # fmt: skip

@@ -143,7 +143,8 @@ def discrete_live_bias(seed: int) -> Statistics:
     return {f"{name}_bias_z": float(metrics[f"grad/{name}/bias_z"]) for name in ("score", "gumbel", "straight_through")}
 
 
-def _one_thread(run: Callable[[int], Statistics], seed: int) -> Statistics:
+def one_thread(run: Callable[[int], Statistics], seed: int) -> Statistics:
+    """`run(seed)` with one torch thread: how every check's runs are measured and tested."""
     import torch
 
     torch.set_num_threads(1)
@@ -156,7 +157,7 @@ def run_seeds(jobs: Sequence[tuple[Callable[[int], Statistics], int]], workers: 
     what ran before it in the same interpreter."""
     workers = workers or len(os.sched_getaffinity(0))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_one_thread, *zip(*jobs, strict=True)))
+        return list(pool.map(one_thread, *zip(*jobs, strict=True)))
 
 
 CHECKS: dict[str, Check] = {

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 from helpers import discrete_agent, discrete_batch
+from learning_checks import CHECKS
 
 from sac.categorical import Categorical
 from sac.config import DiscreteEstimator
@@ -141,12 +142,14 @@ def test_greedy_action_is_the_argmax_and_sampled_actions_follow_pi() -> None:
 
 def test_live_diagnostics_find_score_unbiased_and_gumbel_biased() -> None:
     """On one batch of an agent whose critics disagree across actions: the exact gradient is the reference,
-    score's bias is noise-sized (bias_z about 1) and tau = 1 Gumbel-softmax's is many standard errors."""
+    score's bias is noise-sized (bias_z about 1) and tau = 1 Gumbel-softmax's is many standard errors. The bounds
+    are learning_checks' "discrete-live-bias", measured over 24 diagnostics seeds (docs/testing.md): score's bias_z
+    1.01 ± 0.36 (at most 1.77) against <= 3, Gumbel-softmax's 48 and straight-through's 138 against >= 5."""
+    check = CHECKS["discrete-live-bias"]
+    stats = check.run(0)
+    assert check.seed_passes(stats), stats
     sac, data = discrete_agent(), discrete_batch(64)
     metrics = discrete_gradient_diagnostics(sac, data.obs, samples=256, seed=0)
-    assert metrics["grad/score/bias_z"] < 3, metrics["grad/score/bias_z"]
-    assert metrics["grad/gumbel/bias_z"] > 5, metrics["grad/gumbel/bias_z"]
-    assert metrics["grad/straight_through/bias_z"] > 5, metrics["grad/straight_through/bias_z"]
     assert metrics["grad/score/cosine"] > 0 and metrics["grad/exact/norm_of_mean"] > 0
     # Diagnostics leave the global RNG where it was.
     state = torch.random.get_rng_state()
