@@ -40,7 +40,7 @@ CONTINUOUS = [
     ["agent.policy=beta", "agent.actor_estimator=reparam"],
     ["agent.policy=beta", "agent.actor_estimator=score"],
 ]
-DISCRETE = [[f"agent.discrete_estimator={e}"] for e in ("exact", "score", "gumbel", "straight_through")]
+DISCRETE = [[f"agent.discrete.estimator={e}"] for e in ("exact", "score", "gumbel", "straight_through")]
 DISCRETE_ENVS = {"CartPole", "Acrobot", "LunarLander"}
 
 

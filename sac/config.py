@@ -8,8 +8,9 @@ says otherwise. `register_configs` is the one place the schemas and the env grou
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -74,6 +75,21 @@ class EnvConfig:
 
 
 @dataclass
+class DiscreteConfig:
+    """Discrete SAC's own options (an env with a Discrete action space): `agent.discrete.*`."""
+
+    estimator: DiscreteEstimator = DiscreteEstimator.exact
+    """The actor's gradient: exact | score | gumbel | straight_through (sac/categorical.py, sac/discrete.py)."""
+    samples: int = 8
+    """Sampled actions per state for the score, gumbel and straight_through estimators (score: >= 2, each one's
+    baseline is the mean of the others)."""
+    gumbel_temperature: float = 1.0
+    """tau of the gumbel and straight_through estimators' relaxed samples."""
+    target_entropy_fraction: float = 0.5
+    """The target entropy as a fraction of the uniform policy's, log|A| (docs/discrete.md says why 0.5)."""
+
+
+@dataclass
 class AgentConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     """Hidden layer widths of the actor and of each critic."""
@@ -93,7 +109,7 @@ class AgentConfig:
     """Tune alpha towards the target entropy (SAC v2); False keeps init_alpha fixed."""
     target_entropy: float | None = None
     """Target policy entropy; None means -act_dim (the papers' heuristic), or for discrete actions
-    target_entropy_fraction * log|A|."""
+    discrete.target_entropy_fraction * log|A|."""
     policy: PolicyName = PolicyName.tanh_gaussian
     """The actor's distribution: tanh_gaussian (pathwise gradient) | beta (implicit pathwise gradient)."""
     log_std_min: float = -5.0
@@ -102,16 +118,13 @@ class AgentConfig:
     actor_estimator: ActorEstimator = ActorEstimator.reparam
     """Actor gradient estimator: reparam (pathwise, through rsample) | score (log-derivative, see losses.py)."""
     score_samples: int = 8
-    """Actions per state for the score estimator (>= 2: each one's baseline is the mean of the others)."""
+    """Actions per state for the score estimator (>= 2: each one's baseline is the mean of the others);
+    continuous actions (discrete SAC's is `discrete.samples`)."""
     reparam_samples: int = 1
     """Actions per state averaged in the pathwise estimate. Each costs a critic evaluation, as each of the
     score estimator's does: reparam_samples = score_samples compares the two at equal cost."""
-    discrete_estimator: DiscreteEstimator = DiscreteEstimator.exact
-    """Discrete actions only: exact | score | gumbel | straight_through (sac/categorical.py, sac/discrete.py)."""
-    gumbel_temperature: float = 1.0
-    """Discrete actions only: tau of the gumbel and straight_through estimators' relaxed samples."""
-    target_entropy_fraction: float = 0.5
-    """Discrete actions only: the target entropy as a fraction of the uniform policy's, log|A|."""
+    discrete: DiscreteConfig = field(default_factory=DiscreteConfig)
+    """Discrete actions only; the fields above from `policy` on are continuous actions only."""
 
 
 @dataclass
@@ -303,6 +316,27 @@ def as_dict(config: Any) -> dict[str, Any]:
     return {str(k): v for k, v in container.items()}
 
 
+# Discrete SAC's options before they moved under agent.discrete (commit 4a87f0e and earlier): old key -> new key.
+_FLAT_DISCRETE_KEYS = {"discrete_estimator": "estimator", "gumbel_temperature": "gumbel_temperature",
+                       "target_entropy_fraction": "target_entropy_fraction"}  # fmt: skip
+
+
+def upgrade_saved_config(config: Any) -> dict[str, Any]:
+    """A config as an older version saved it (config.yaml, checkpoint metadata, a W&B run's config), as plain data
+    in the current schema's shape: discrete SAC's flat agent options move under agent.discrete, with the number of
+    samples those runs drew, which was agent.score_samples then."""
+    c = OmegaConf.to_container(config) if isinstance(config, DictConfig) else copy.deepcopy(dict(config))
+    assert isinstance(c, dict)
+    agent = c.get("agent")
+    if isinstance(agent, dict) and any(k in agent for k in _FLAT_DISCRETE_KEYS):
+        discrete = agent.setdefault("discrete", {})
+        for old, new in _FLAT_DISCRETE_KEYS.items():
+            if old in agent:
+                discrete[new] = agent.pop(old)
+        discrete.setdefault("samples", agent.get("score_samples", DiscreteConfig.samples))
+    return {str(k): v for k, v in c.items()}
+
+
 def to_object(cfg: DictConfig, schema: type[T]) -> T:
     """Hydra's composed (already type-checked) config -> an instance of its dataclass schema."""
     try:
@@ -400,10 +434,12 @@ def validate_train(c: TrainConfig) -> None:
             "diagnostics: grad_variance_every must be >= 0 (0 = off), samples >= 2 and reference_samples >= 1, "
             f"got {d.grad_variance_every}, {d.samples}, {d.reference_samples}"
         )
-    _in_unit_interval({"agent.target_entropy_fraction": a.target_entropy_fraction})
-    _positive({"agent.gumbel_temperature": a.gumbel_temperature})
+    if a.discrete.samples < 2:
+        raise UserError(f"agent.discrete.samples={a.discrete.samples} is invalid: it must be >= 2")
+    _in_unit_interval({"agent.discrete.target_entropy_fraction": a.discrete.target_entropy_fraction})
+    _positive({"agent.discrete.gumbel_temperature": a.discrete.gumbel_temperature})
     _choice("agent.actor_estimator", a.actor_estimator, ActorEstimator)
-    _choice("agent.discrete_estimator", a.discrete_estimator, DiscreteEstimator)
+    _choice("agent.discrete.estimator", a.discrete.estimator, DiscreteEstimator)
     _choice("agent.policy", a.policy, PolicyName)
     _choice("encoder.name", e.name, EncoderName)
     _choice("encoder.latent", e.latent, Latent)
@@ -431,14 +467,11 @@ def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None
         }
         why = (
             f"is for continuous actions; env.name={env_name} has discrete ones "
-            "(discrete SAC's options: agent.discrete_estimator, gumbel_temperature, target_entropy_fraction)"
+            "(discrete SAC's options are agent.discrete.*)"
         )
     else:
-        other = {
-            "agent.discrete_estimator": (a.discrete_estimator, defaults.discrete_estimator),
-            "agent.gumbel_temperature": (a.gumbel_temperature, defaults.gumbel_temperature),
-            "agent.target_entropy_fraction": (a.target_entropy_fraction, defaults.target_entropy_fraction),
-        }
+        d = defaults.discrete
+        other = {f"agent.discrete.{k}": (getattr(a.discrete, k), getattr(d, k)) for k in asdict(d)}
         why = f"is for discrete actions; env.name={env_name} has continuous (Box) ones"
     for key, (value, default) in other.items():
         if value != default:

@@ -54,7 +54,7 @@ class DiscreteSAC:
         # A fraction of the uniform policy's entropy log|A|. Christodoulou's 0.98 leaves a two-action policy
         # almost no room to prefer an action (0.98 log 2 is the entropy of pi = (0.59, 0.41)), so alpha grows
         # without bound on CartPole; the default is measured (docs/discrete.md).
-        default = cfg.target_entropy_fraction * math.log(num_actions)
+        default = cfg.discrete.target_entropy_fraction * math.log(num_actions)
         target_entropy = float(default if cfg.target_entropy is None else cfg.target_entropy)
         self.temperature = Temperature(cfg.init_alpha, target_entropy, cfg.learn_alpha, device)
         self.updates = 0
@@ -85,7 +85,7 @@ class DiscreteSAC:
     def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """Actor loss with the configured estimator; returns (loss, -entropy per state (B,), metrics)."""
         dist = self.actor(obs)
-        loss = self.actor_objective(dist, obs, DiscreteEstimator(self.cfg.discrete_estimator))
+        loss = self.actor_objective(dist, obs, DiscreteEstimator(self.cfg.discrete.estimator))
         neg_entropy = -dist.entropy()
         metrics = {"train/actor_loss": loss, "train/entropy": -neg_entropy.mean(),
                    "train/max_prob": dist.probs.max(dim=-1).values.mean()}  # fmt: skip
@@ -95,10 +95,10 @@ class DiscreteSAC:
         """A loss whose gradient in the actor's parameters estimates grad J_pi, at obs (B, obs_dim).
 
         exact: the sum over every action. The sampled estimators estimate only the E_a[min_j Q_j(s, a)] part,
-        from agent.score_samples samples per state, and take the entropy part exactly
+        from agent.discrete.samples samples per state, and take the entropy part exactly
         (losses.discrete_entropy_term says why), so all four estimate the gradient of the same J_pi:
         score: log-derivative with a leave-one-out baseline; gumbel: pathwise through relaxed one-hots at
-        agent.gumbel_temperature, each critic read at y as Q_j(s, .) . y before their minimum (a relaxed
+        agent.discrete.gumbel_temperature, each critic read at y as Q_j(s, .) . y before their minimum (a relaxed
         objective: its bias); straight_through: hard one-hots forward, the relaxed gradient backward. The
         critics get no gradient.
         """
@@ -107,7 +107,7 @@ class DiscreteSAC:
         alpha, probs, log_probs = self.temperature.alpha, dist.probs, dist.log_probs
         if estimator == DiscreteEstimator.exact:
             return discrete_actor_loss(alpha, probs, log_probs, q)
-        k, tau = self.cfg.score_samples, self.cfg.gumbel_temperature
+        k, tau = self.cfg.discrete.samples, self.cfg.discrete.gumbel_temperature
         if estimator == DiscreteEstimator.score:
             one_hot, logp = dist.score_samples(k)  # (K, B, |A|), (K, B)
             cost = -(one_hot * q.min(dim=0).values).sum(-1)  # (K, B)

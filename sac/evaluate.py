@@ -25,6 +25,7 @@ from sac.config import (
     UserError,
     WandbMode,
     to_object,
+    upgrade_saved_config,
     validate_evaluate,
 )
 from sac.logger import Logger
@@ -39,6 +40,7 @@ def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray,
     state, meta, _ = load_checkpoint(path)
     try:
         identity = Identity.read(meta)
+        meta["config"] = upgrade_saved_config(meta["config"])
         agent_cfg = meta["config"]["agent"]
         obs_dim, act_dim = int(meta["obs_dim"]), int(meta["act_dim"])
     except UserError as e:

@@ -48,7 +48,7 @@ REGISTRY: dict[str, Entry] = {
 def sac_identity(c: TrainConfig, discrete: bool) -> Identity:
     """What a train_sac.py run trains: discrete SAC on a Discrete action space, SAC with its policy otherwise."""
     if discrete:
-        return Identity("sac-discrete", "categorical", DiscreteEstimator(c.agent.discrete_estimator).value)
+        return Identity("sac-discrete", "categorical", DiscreteEstimator(c.agent.discrete.estimator).value)
     return Identity("sac", PolicyName(c.agent.policy).value, ActorEstimator(c.agent.actor_estimator).value)
 
 

@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from envs import env_id
-from sac.config import ActorEstimator, CompareConfig, UserError, to_object, validate_compare
+from sac.config import ActorEstimator, CompareConfig, UserError, to_object, upgrade_saved_config, validate_compare
 from sac.logger import why_offline
 from sac.rundir import Identity, RunDir
 
@@ -97,7 +97,7 @@ def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list
     runs = []
     for r in wandb.Api(timeout=30).runs(path, filters=filters):
         records = [dict(row, step=row["_step"]) for row in r.scan_history()]
-        cfg = r.config
+        cfg = upgrade_saved_config(r.config)
         identity = Identity.read({"algorithm": r.job_type})  # a W&B run's job type is its label
         runs.append(Run(r.name, identity, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
     return runs
@@ -266,7 +266,7 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
                         "variance_times_cost": 0.0,
                     }
                 if estimator in ("gumbel", "straight_through"):
-                    taus = sorted({r.config.get("agent", {}).get("gumbel_temperature", 1.0) for r in family})
+                    taus = sorted({r.config["agent"]["discrete"]["gumbel_temperature"] for r in family})
                     name = f"{name} (tau = {', '.join(f'{t:g}' for t in taus)})"
                 final = None
                 if trained:

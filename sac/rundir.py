@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sac.config import UserError
+from sac.config import UserError, upgrade_saved_config
 
 METRICS = "metrics.jsonl"
 
@@ -156,11 +156,12 @@ class RunDir:
             raise UserError(f"output directory {self.path} is not writable ({e.strerror})") from None
 
     def read_config(self) -> DictConfig:
+        """config.yaml in the current schema's shape, however old the run (config.upgrade_saved_config)."""
         if not self.config_path.is_file():
             raise UserError(f"{self.path} is not a run directory: it has no config.yaml")
         config = OmegaConf.load(self.config_path)
         assert isinstance(config, DictConfig)
-        return config
+        return OmegaConf.create(upgrade_saved_config(config))
 
     def read_info(self) -> dict[str, Any]:
         """run.json, or {} before the run has written it."""

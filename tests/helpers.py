@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from sac.config import AgentConfig, DiscreteEstimator, EnvConfig, TrainConfig, WandbConfig
+from sac.config import AgentConfig, DiscreteConfig, DiscreteEstimator, EnvConfig, TrainConfig, WandbConfig
 from sac.discrete import DiscreteSAC
 from sac.replay import Batch
 
@@ -117,11 +117,13 @@ def random_batch(n: int = 16, terminated: torch.Tensor | None = None) -> Batch:
     )
 
 
-def discrete_agent(estimator: DiscreteEstimator = DiscreteEstimator.exact, **kwargs: float) -> DiscreteSAC:
-    """A small discrete SAC (4 state dims, 3 actions) with fixed initial weights."""
+def discrete_agent(
+    estimator: DiscreteEstimator = DiscreteEstimator.exact, target_entropy_fraction: float = 0.5, **kwargs: Any
+) -> DiscreteSAC:
+    """A small discrete SAC (4 state dims, 3 actions) with fixed initial weights; kwargs: AgentConfig fields."""
     torch.manual_seed(5)
-    cfg = AgentConfig(hidden_sizes=[32, 32], discrete_estimator=estimator, **kwargs)  # type: ignore[arg-type]
-    return DiscreteSAC(4, 3, cfg, torch.device("cpu"))
+    discrete = DiscreteConfig(estimator=estimator, target_entropy_fraction=target_entropy_fraction)
+    return DiscreteSAC(4, 3, AgentConfig(hidden_sizes=[32, 32], discrete=discrete, **kwargs), torch.device("cpu"))
 
 
 def discrete_batch(b: int = 16) -> Batch:

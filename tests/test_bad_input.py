@@ -60,11 +60,15 @@ CASES = [
         "env.name=Blackjack-v1",
         "env.name=Blackjack-v1 has observation space Tuple(Discrete(32), Discrete(11), Discrete(2)): this package trains on a flat Box (obs_dim,)",
     ),
-    ("train_sac", "env=CartPole agent.gumbel_temperature=0", "agent.gumbel_temperature=0.0 is invalid: it must be > 0"),
     (
         "train_sac",
-        "env=Hopper agent.discrete_estimator=gumbel",
-        "agent.discrete_estimator=gumbel is for discrete actions; env.name=Hopper has continuous (Box) ones",
+        "env=CartPole agent.discrete.gumbel_temperature=0",
+        "agent.discrete.gumbel_temperature=0.0 is invalid: it must be > 0",
+    ),
+    (
+        "train_sac",
+        "env=Hopper agent.discrete.estimator=gumbel",
+        "agent.discrete.estimator=gumbel is for discrete actions; env.name=Hopper has continuous (Box) ones",
     ),
     (
         "train_sac",
@@ -73,8 +77,8 @@ CASES = [
     ),
     (
         "train_sac",
-        "env=CartPole agent.target_entropy_fraction=1.5",
-        "agent.target_entropy_fraction=1.5 is invalid: it must be in (0, 1]",
+        "env=CartPole agent.discrete.target_entropy_fraction=1.5",
+        "agent.discrete.target_entropy_fraction=1.5 is invalid: it must be in (0, 1]",
     ),
     ("train_sac", "env.name=NoSuchEnv-v0", "env.name=NoSuchEnv-v0 is unknown: allowed are HalfCheetah, Hopper"),
     ("train_sac", "agent.hidden_sizes=[]", "agent.hidden_sizes=[] is invalid: it needs one or more widths > 0"),

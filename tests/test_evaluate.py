@@ -71,7 +71,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "eval_every=600",
         "eval_episodes=3",
         "agent.hidden_sizes=[32,32]",
-        "agent.discrete_estimator=straight_through",
+        "agent.discrete.estimator=straight_through",
         "wandb.mode=disabled",
         f"hydra.run.dir={root / 'sac_discrete'}",
     )

@@ -121,7 +121,7 @@ def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Pa
                diag(2, exact__norm_of_mean=1.0, score__bias_norm=0.3, score__bias_se=0.1, score__bias_z=3.0,
                     gumbel__bias_norm=0.7, gumbel__bias_se=0.05, gumbel__bias_z=14.0),
                {"step": 2, "eval/return_mean": 400.0}]  # fmt: skip
-    tau = {"agent": {"gumbel_temperature": 0.5}}
+    tau = {"agent": {"discrete": {"gumbel_temperature": 0.5}}}
     runs = [
         Run("a", Identity("sac-discrete", "categorical", "exact"), "CartPole-v1", 0, records, config=tau),
         Run(

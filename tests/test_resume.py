@@ -70,7 +70,7 @@ def kill_at_checkpoint(script: str, argv: list[str], run_dir: Path, step: int) -
 RUNS = {
     "continuous": [],
     "beta": ["agent.policy=beta"],
-    "discrete": ["env=CartPole", "agent.discrete_estimator=gumbel"],
+    "discrete": ["env=CartPole", "agent.discrete.estimator=gumbel"],
 }
 
 

@@ -1,0 +1,23 @@
+"""sac/config.py as a unit: saved configs of older versions read in the current shape; the schemas' defaults."""
+
+from omegaconf import OmegaConf
+
+from sac.config import AgentConfig, DiscreteConfig, TrainConfig, as_dict, upgrade_saved_config
+
+
+def test_flat_discrete_options_of_older_runs_move_under_agent_discrete() -> None:
+    flat = {"hidden_sizes": [16, 16], "score_samples": 4, "discrete_estimator": "gumbel", "gumbel_temperature": 0.5,
+            "target_entropy_fraction": 0.3}  # fmt: skip
+    old = {"seed": 3, "env": {"name": "CartPole"}, "agent": flat}
+    new = upgrade_saved_config(OmegaConf.create(old))
+    assert new["agent"] == {"hidden_sizes": [16, 16], "score_samples": 4, "discrete": {
+        "estimator": "gumbel", "gumbel_temperature": 0.5, "target_entropy_fraction": 0.3, "samples": 4}}  # fmt: skip
+    assert old["agent"]["discrete_estimator"] == "gumbel"  # the caller's data is not changed
+    merged = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), new))
+    assert merged.agent.discrete == DiscreteConfig("gumbel", samples=4, gumbel_temperature=0.5,  # type: ignore[arg-type]
+                                                   target_entropy_fraction=0.3)  # fmt: skip
+
+
+def test_a_current_config_is_left_as_it_is() -> None:
+    current = as_dict(TrainConfig(agent=AgentConfig(discrete=DiscreteConfig(samples=3))))
+    assert upgrade_saved_config(current) == current
