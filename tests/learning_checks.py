@@ -170,7 +170,7 @@ CHECKS: dict[str, Check] = {
     "sac-pendulum-beta": Check(
         functools.partial(pendulum_sac, "beta", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
     ),
-    "reinforce-inverted-pendulum": Check(reinforce_inverted_pendulum, {"eval_return": (">=", 500.0)}, (0,), 1),
+    "reinforce-inverted-pendulum": Check(reinforce_inverted_pendulum, {"eval_return": (">=", 500.0)}, (0, 1, 2), 2),
     "discrete-live-bias": Check(
         discrete_live_bias,
         {"score_bias_z": ("<=", 3.0), "gumbel_bias_z": (">=", 5.0), "straight_through_bias_z": (">=", 5.0)},
