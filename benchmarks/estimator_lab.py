@@ -107,7 +107,7 @@ def main() -> None:
         print(f"trained in {(time.perf_counter() - start) / 60:.1f} min ({sum(seconds) / 60:.1f} run-minutes)")
 
     from sac.config import CompareConfig
-    from sac.report import build_report
+    from sac.analysis.report import build_report
 
     finished = [str(d) for d, _ in runs if RunDir(d).status().value == "finished"]
     title = f"Estimator lab: {', '.join(args.envs)}; seeds {', '.join(map(str, args.seeds))}; scale {args.scale:g}"

@@ -9,7 +9,7 @@ going shows as far as it got) and writes to `--out`:
   `learning_curves.py`, `<lib>_<env>_seed<seed>.csv`, drawn dashed beside them);
 - `final_returns.csv`: env, library, seed, last evaluated step, its eval return;
 and prints per env and library the final eval return as mean ± std over seeds, the interquartile mean with its 95%
-stratified bootstrap CI (sac/report.py; Agarwal et al. 2021), and each seed.
+stratified bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021), and each seed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from envs import env_id
-from sac.report import iqm, stratified_bootstrap_ci
+from sac.analysis.stats import iqm, stratified_bootstrap_ci
 from sac.rundir import RunDir
 
 Curve = tuple[np.ndarray, np.ndarray]

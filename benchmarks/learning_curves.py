@@ -14,7 +14,7 @@ run again, so the two libraries can be run at different times. Both evaluate the
 every `--eval-every` steps on `--eval-episodes` episodes of an env of their own. Then the script writes
 `OUT/learning_curves.csv` (all evaluations of all runs), `OUT/learning_curves.png` (mean and min-max
 over seeds per env) and prints the final return per env and library: mean ± std over seeds, and the
-interquartile mean with its 95% bootstrap CI (sac/report.py; Agarwal et al. 2021).
+interquartile mean with its 95% bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021).
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
 
     rows = []
     fig, axes = plt.subplots(1, len(args.envs), figsize=(5 * len(args.envs), 3.6), squeeze=False)
-    from sac.report import iqm, stratified_bootstrap_ci
+    from sac.analysis.stats import iqm, stratified_bootstrap_ci
 
     print(f"final eval return at {args.steps} steps: mean ± std over seeds; IQM [95% bootstrap CI]")
     for ax, env in zip(axes[0], args.envs, strict=True):

@@ -84,10 +84,10 @@ def run_entry_point(script: str, argv: list[str]) -> tuple[int, str, str]:
     import sys
 
     from sac import cli
+    from sac.analysis.report import build
     from sac.config import ReinforceConfig, TrainConfig
     from sac.evaluate import evaluate_checkpoint
     from sac.reinforce import train as train_reinforce
-    from sac.report import build
     from sac.train import train as train_sac
 
     tasks = {

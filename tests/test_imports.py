@@ -1,4 +1,5 @@
-"""The package's import structure: no cycles, envs/ independent of sac/, the agent free of gymnasium."""
+"""The package's import structure, its allowed directions: no cycles; envs/ imports nothing from sac/; nothing outside
+sac/analysis/ imports from it (analysis reads runs, nothing runs on analysis); the agent is free of gymnasium."""
 
 import ast
 import subprocess
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def internal_imports() -> dict[str, set[str]]:
     """Module -> the package modules it imports (anywhere in the file, deferred imports included)."""
     graph: dict[str, set[str]] = {}
-    for path in [*ROOT.glob("sac/*.py"), *ROOT.glob("envs/*.py")]:
+    for path in [*ROOT.glob("sac/**/*.py"), *ROOT.glob("envs/*.py")]:
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         found = set()
         for node in ast.walk(ast.parse(path.read_text())):
@@ -26,7 +27,7 @@ def internal_imports() -> dict[str, set[str]]:
 
 def test_no_import_cycle_among_the_package_modules() -> None:
     graph = internal_imports()
-    assert {"sac.loop", "sac.rundir", "sac.cli", "envs.make"} <= graph.keys()
+    assert {"sac.loop", "sac.rundir", "sac.cli", "envs.make", "sac.analysis.report"} <= graph.keys()
     done: set[str] = set()
 
     def visit(module: str, path: list[str]) -> None:
@@ -45,6 +46,12 @@ def test_envs_import_nothing_from_sac() -> None:
     for module, deps in internal_imports().items():
         if module.startswith("envs"):
             assert not {d for d in deps if d.startswith("sac")}, module
+
+
+def test_only_the_analysis_imports_the_analysis() -> None:
+    for module, deps in internal_imports().items():
+        if not module.startswith("sac.analysis"):
+            assert not {d for d in deps if d.startswith("sac.analysis")}, module
 
 
 def test_importing_the_agent_imports_neither_gymnasium_nor_mujoco() -> None:

@@ -7,9 +7,10 @@ import pytest
 import wandb
 from helpers import run_entry_point, small_config
 
+from sac.analysis.report import build_report
+from sac.analysis.stats import iqm, probability_of_improvement, stratified_bootstrap_ci
 from sac.config import CompareConfig, DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
 from sac.reinforce import train as train_reinforce
-from sac.report import build_report, iqm, probability_of_improvement, stratified_bootstrap_ci
 from sac.rundir import Identity, RunDir
 from sac.train import train as train_sac
 
@@ -111,7 +112,9 @@ def test_missing_run_directory_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Path) -> None:
-    from sac.report import Run, estimator_table, write_estimator_csv
+    from sac.analysis.render import write_estimator_csv
+    from sac.analysis.runs import Run
+    from sac.analysis.tables import estimator_table
 
     def diag(step: int, **stats: float) -> dict:
         return {"step": step, **{f"grad/{k.replace('__', '/')}": v for k, v in stats.items()}}
@@ -168,3 +171,19 @@ def test_iqm_and_bootstrap_on_known_cases() -> None:
     p, low, high = stratified_bootstrap_ci(x + y, lambda s: probability_of_improvement(s[:2], s[2:]))
     assert p > 0.95 and low > 0.9  # a shifted distribution: improvement is near certain
     assert probability_of_improvement([np.array([1.0, 2.0])], [np.array([1.0, 2.0])]) == 0.5
+
+
+def test_improvement_is_listed_for_every_pair_that_shares_an_env_in_its_likely_direction() -> None:
+    from sac.analysis.runs import Run
+    from sac.analysis.tables import improvements
+
+    def run(identity: Identity, env: str, seed: int, final: float) -> Run:
+        return Run(f"{identity.label}{seed}", identity, env, seed, [{"step": 1, "eval/return_mean": final}])
+
+    reparam, score = Identity("sac", "tanh_gaussian", "reparam"), Identity("sac", "tanh_gaussian", "score")
+    runs = [run(reparam, "Hopper-v5", s, 100.0 + s) for s in range(4)]
+    runs += [run(score, "Hopper-v5", s, 200.0 + s) for s in range(4)]  # the score function wins every pair of runs
+    runs += [run(Identity("reinforce", "gaussian", "score"), "Pendulum-v1", s, -900.0) for s in range(2)]  # no pair
+    (found,) = improvements(runs)
+    assert (found.better, found.worse, found.envs) == ("sac-score", "sac-reparam", ["Hopper-v5"])
+    assert found.probability == (1.0, 1.0, 1.0)

@@ -1,0 +1,262 @@
+"""The renderers of a report, each from the tables computed once (tables.py): Markdown, CSV, PNG panels (matplotlib),
+the offline HTML page and the W&B Report spec (wandb-workspaces)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sac.analysis.runs import Run
+from sac.analysis.tables import ESTIMATOR_STATS, Aggregate, EstimatorRow, Improvement, Tables
+from sac.config import CompareConfig
+
+# The estimators diagnostics log (sac/estimators.py), each with its line style.
+DIAGNOSED: dict[str, Any] = {"reparam": "-", "reparam_k": ":", "score": "--", "gumbel": "-.",
+                             "straight_through": (0, (1, 3))}  # fmt: skip
+GRAD_PANELS = {
+    "total_variance": "Actor-gradient total variance",
+    "variance_times_cost": "Actor-gradient variance x critic evaluations (equal-cost efficiency)",
+    "snr": "Actor-gradient signal-to-noise ratio",
+    "bias_z": "Actor-gradient bias / the size its noise alone gives (about 1 when unbiased)",
+}
+
+
+ESTIMATOR_COLUMNS = ("env", "estimator", "diagnostics", "bias", "bias_z", "total variance", "SNR", "critic evals",
+                     "variance x cost", "ms / estimate", "trained runs", "IQM final return [95% CI]")  # fmt: skip
+
+
+def estimator_cells(row: EstimatorRow) -> list[str]:
+    """One table row as text, in ESTIMATOR_COLUMNS order."""
+    s = row.stats
+    g = lambda v: "-" if math.isnan(v) else f"{v:.3g}"  # noqa: E731
+    final = f"{row.final[0]:.1f} [{row.final[1]:.1f}, {row.final[2]:.1f}]" if row.final else "-"
+    bias = "-" if math.isnan(s["bias_norm"]) else f"{s['bias_norm']:.3g} ± {s['bias_se']:.2g}"
+    numbers = [g(s[k]) for k in ("bias_z", "total_variance", "snr", "critic_evals", "variance_times_cost",
+                                 "ms_per_estimate")]  # fmt: skip
+    return [row.env_id, row.estimator, str(row.diagnosed), bias, *numbers, str(row.trained_runs), final]
+
+
+def estimator_markdown(rows: list[EstimatorRow]) -> str:
+    lines = ["| " + " | ".join(ESTIMATOR_COLUMNS) + " |", "|" + " --- |" * len(ESTIMATOR_COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(estimator_cells(r)) + " |" for r in rows])
+
+
+def write_estimator_csv(rows: list[EstimatorRow], path: Path) -> Path:
+    """The table with full-precision numbers: one line per env and estimator."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["env", "estimator", "diagnostics", *ESTIMATOR_STATS, "trained_runs", "iqm_final_return",
+                         "ci_low", "ci_high"])  # fmt: skip
+        for r in rows:
+            final = list(r.final) if r.final else ["", "", ""]
+            writer.writerow([r.env_id, r.estimator, r.diagnosed, *(r.stats[k] for k in ESTIMATOR_STATS),
+                             r.trained_runs, *final])  # fmt: skip
+    return path
+
+
+def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
+    """One PNG per panel: eval return per env (mean and min-max over seeds per algorithm) and the
+    gradient diagnostics of each estimator (mean over the runs of an env and policy) on a log scale.
+    Returns [(title, path)]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for env in sorted({r.env_id for r in runs}):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
+            curves = [r.series("eval/return_mean") for r in runs if r.env_id == env and r.algorithm == algorithm]
+            curves = [c for c in curves if len(c[0])]
+            if not curves:
+                continue
+            grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+            ys = np.stack([np.interp(grid, steps, values) for steps, values in curves])
+            (line,) = ax.plot(grid, ys.mean(0), label=f"{algorithm} ({len(curves)} seed{'s' * (len(curves) > 1)})")
+            ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, color=line.get_color())
+        ax.set(title=f"Evaluation return, {env}", xlabel="environment steps", ylabel="mean eval return")
+        ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
+        if ends and max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC vs REINFORCE): log steps
+            ax.set_xscale("log")
+        ax.legend()
+        panels.append((f"Evaluation return, {env}", _save(fig, out / f"eval_return_{env}.png")))
+
+    diagnosed = [r for r in runs if any(k.startswith("grad/") for rec in r.records for k in rec)]
+    # One line per env, policy and estimator: the mean over that group's runs at each diagnostic step.
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in diagnosed:
+        groups.setdefault((run.env_id, run.identity.policy), []).append(run)
+    for stat, title in GRAD_PANELS.items():
+        if not diagnosed:
+            break
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        for (env, policy), group in sorted(groups.items()):
+            for estimator, style in DIAGNOSED.items():
+                curves = [c for c in (r.series(f"grad/{estimator}/{stat}") for r in group) if len(c[0])]
+                if not curves:
+                    continue
+                grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+                mean = np.mean([np.interp(grid, steps, values) for steps, values in curves], axis=0)
+                runs_label = f"{len(curves)} run{'s' * (len(curves) > 1)}"
+                ax.plot(grid, mean, linestyle=style, label=f"{estimator}, {policy}, {env} ({runs_label})")
+        ax.set(title=title, xlabel="environment steps", yscale="log")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        panels.append((title, _save(fig, out / f"grad_{stat}.png")))
+    return panels
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def ci_text(v: tuple[float, float, float], digits: int = 1) -> str:
+    return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
+
+
+def improvement_text(i: Improvement) -> str:
+    return f"P({i.better} > {i.worse}), final return over {', '.join(i.envs)}: {ci_text(i.probability, 2)}"
+
+
+def aggregate_markdown(rows: list[Aggregate], found: list[Improvement]) -> str:
+    """The aggregate table and the probabilities of improvement as Markdown (the W&B report's text block)."""
+    lines = [
+        "| env | algorithm | runs | IQM final return [95% CI] | IQM mean return over training [95% CI] |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {a.env_id} | {a.algorithm} | {a.runs} | {ci_text(a.final)} | {ci_text(a.auc)} |" for a in rows]
+    if found:
+        lines += ["", *(f"- {improvement_text(i)}" for i in found)]
+    return "\n".join(lines)
+
+
+def write_html(runs: list[Run], tables: Tables, panels: list[tuple[str, Path]], title: str, out: Path) -> Path:
+    aggregates = "\n".join(
+        f"<tr><td>{a.env_id}</td><td>{a.algorithm}</td><td>{a.runs}</td><td>{ci_text(a.final)}</td>"
+        f"<td>{ci_text(a.auc)}</td></tr>"
+        for a in tables.aggregates
+    )
+    improvement_lines = "\n".join(f"<li>{html.escape(improvement_text(i))}</li>" for i in tables.improvements)
+    improvement_block = (
+        f"<p>Probability of improvement (a run of the first ends above a run of the second):</p>\n"
+        f"<ul>{improvement_lines}</ul>"
+        if tables.improvements
+        else ""
+    )
+    rows = "\n".join(
+        f"<tr><td>{html.escape(r.name)}</td><td>{r.algorithm}</td><td>{r.env_id}</td><td>{r.seed}</td>"
+        f"<td>{r.records[-1]['step'] if r.records else 0}</td><td>{r.final_return():.1f}</td></tr>"
+        for r in sorted(runs, key=lambda r: (r.env_id, r.algorithm, r.seed))
+    )
+    estimators = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in estimator_cells(r)) + "</tr>"
+        for r in tables.estimators
+    )
+    figures = "\n".join(f'<h2>{html.escape(t)}</h2>\n<img src="{p.name}" alt="{html.escape(t)}">' for t, p in panels)
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:80em;margin:auto}} td,th{{padding:.2em .8em;text-align:left}}
+table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</style>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(DESCRIPTION)}</p>
+<h2>Across seeds: interquartile mean, 95% stratified bootstrap CI</h2>
+<table><tr><th>env</th><th>algorithm</th><th>runs</th><th>IQM final return</th>
+<th>IQM mean return over training</th></tr>
+{aggregates}
+</table>
+{improvement_block}
+<h2>Every estimator, per env</h2>
+<p>{html.escape(ESTIMATOR_NOTE)}</p>
+<table class="estimators"><tr>{"".join(f"<th>{html.escape(c)}</th>" for c in ESTIMATOR_COLUMNS)}</tr>
+{estimators}
+</table>
+<h2>Final evaluation return per run</h2>
+<table><tr><th>run</th><th>algorithm</th><th>env</th><th>seed</th><th>env steps</th><th>final eval return</th></tr>
+{rows}
+</table>
+{figures}
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(page)
+    return path
+
+
+ESTIMATOR_NOTE = (
+    "Each statistic is the mean over every diagnostic step of every run of that policy on that env (all estimators "
+    "measured on the same replay batch each time). bias: ||mean of the estimates - reference|| ± the size the noise "
+    "alone gives; the reference is the exact gradient for a categorical policy and a many-sample pathwise estimate "
+    "for a continuous one. bias_z = bias / that noise size: about 1 for an unbiased estimator. variance x cost: total "
+    "variance times critic evaluations per state, the variance at a budget of one critic evaluation (lower is "
+    "better). The last column is the learning outcome of the runs trained with that estimator."
+)
+
+DESCRIPTION = (
+    "SAC's actor gradient estimated several ways on the same objective: for a tanh-Gaussian or Beta policy "
+    "pathwise (reparameterised, explicitly or implicitly) and score-function (log-derivative with a leave-one-out "
+    "baseline); for a categorical policy the exact sum over actions, score function, Gumbel-softmax and "
+    "straight-through; next to REINFORCE with a value baseline. Gradient panels: total variance (trace of the "
+    "covariance of one estimate), variance x cost, signal-to-noise ratio and bias over its noise, measured on the "
+    "live actor and critics during training."
+)
+
+
+def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool) -> Any:
+    """The W&B Report: eval return grouped by algorithm, gradient variance and SNR on log scales.
+
+    Offline, the run set names no project: wandb-workspaces looks a named project up on the server
+    when it serialises the report, which would block without a network.
+    """
+    import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
+
+    filters = [expr.Metric("ID").isin(sorted(r.wandb_id for r in runs if r.wandb_id))]
+    if c.wandb_group:
+        filters.append(expr.Metric("Group") == c.wandb_group)
+    runset = wr.Runset(
+        entity=(c.wandb_entity or "") if online else "",
+        project=(c.wandb_project or "") if online else "",
+        name="runs",
+        filters=filters,
+    )
+    panels: list[Any] = [
+        wr.LinePlot(
+            title="Evaluation return",
+            x="Step",
+            y=["eval/return_mean"],
+            groupby="JobType",
+            groupby_aggfunc="mean",
+            groupby_rangefunc="minmax",
+        )
+    ]
+    for stat, title in GRAD_PANELS.items():
+        panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in DIAGNOSED], log_y=True))
+    names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))
+    return wr.Report(
+        entity=c.wandb_entity or "",
+        project=c.wandb_project or "",
+        title=c.title,
+        description="Actor-gradient estimators of SAC, measured and compared",
+        blocks=[
+            wr.H1(text=c.title),
+            wr.P(text=DESCRIPTION),
+            wr.P(text=f"Runs: {names}."),
+            wr.H2(text="Across seeds: interquartile mean, 95% stratified bootstrap CI"),
+            wr.MarkdownBlock(text=aggregate_markdown(tables.aggregates, tables.improvements)),
+            wr.H2(text="Every estimator, per env"),
+            wr.P(text=ESTIMATOR_NOTE),
+            wr.MarkdownBlock(text=estimator_markdown(tables.estimators)),
+            wr.PanelGrid(runsets=[runset], panels=panels),
+        ],
+    )

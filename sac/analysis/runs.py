@@ -1,0 +1,98 @@
+"""Runs to analyse, from local run directories (`metrics.jsonl`, `config.yaml`, `run.json`) or from a W&B
+project/group through the public API; each knows what it trains (rundir.Identity) and its eval curve."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from envs import env_id
+from sac.config import CompareConfig, UserError, upgrade_saved_config
+from sac.logger import why_offline
+from sac.rundir import Identity, RunDir
+
+
+@dataclass
+class Run:
+    name: str
+    identity: Identity
+    env_id: str
+    seed: int
+    records: list[dict[str, Any]]
+    wandb_id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def algorithm(self) -> str:
+        """The display label: sac-reparam, sac-beta-score, sac-discrete-gumbel, reinforce, ..."""
+        return self.identity.label
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of every record holding `key`."""
+        rows = [(r["step"], r[key]) for r in self.records if key in r]
+        return (
+            (np.array([s for s, _ in rows]), np.array([v for _, v in rows])) if rows else (np.array([]), np.array([]))
+        )
+
+    def final_return(self) -> float:
+        _, values = self.series("eval/return_mean")
+        return float(values[-1]) if len(values) else float("nan")
+
+
+def load_local_run(path: Path) -> Run:
+    """A run directory written by train_sac.py or train_reinforce.py."""
+    run = RunDir(path)
+    try:
+        records, config, info = run.records(), run.read_config(), run.read_info()
+    except (json.JSONDecodeError, ValueError) as e:
+        raise UserError(f"{path} holds an unreadable file ({e})") from None
+    if "algorithm" not in info:
+        raise UserError(f"{path} is not a run directory: run.json is missing")
+    return Run(
+        path.name,
+        Identity.read(info),
+        env_id(config["env"]["name"]),
+        int(config["seed"]),
+        records,
+        info.get("wandb_run_id"),
+        OmegaConf.to_container(config),  # type: ignore[arg-type]
+    )
+
+
+def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list[Run]:
+    reason = why_offline()
+    if reason is not None:
+        raise UserError(f"wandb_project={project} needs W&B online, but {reason}: pass local runs=[...] instead")
+    import wandb
+
+    path = f"{entity}/{project}" if entity else project
+    filters = {"group": group} if group else {}
+    runs = []
+    for r in wandb.Api(timeout=30).runs(path, filters=filters):
+        records = [dict(row, step=row["_step"]) for row in r.scan_history()]
+        cfg = upgrade_saved_config(r.config)
+        identity = Identity.read({"algorithm": r.job_type})  # a W&B run's job type is its label
+        runs.append(Run(r.name, identity, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
+    return runs
+
+
+def collect_runs(c: CompareConfig) -> list[Run]:
+    paths = [Path(p) for p in c.runs]
+    if c.sweep_dir:
+        if not Path(c.sweep_dir).is_dir():
+            raise UserError(f"sweep_dir={c.sweep_dir} is not a directory")
+        paths += [run.path for run in RunDir.below(Path(c.sweep_dir))]
+    if paths:
+        runs = [load_local_run(p) for p in paths]
+    elif c.wandb_project:
+        runs = load_wandb_runs(c.wandb_project, c.wandb_entity, c.wandb_group)
+    else:
+        runs = []
+    if not runs:
+        raise UserError("no runs found: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")
+    return runs

@@ -1,0 +1,44 @@
+"""The statistics of a comparison across seeds (Agarwal et al. 2021, "Deep RL at the Edge of the Statistical
+Precipice"): robust point estimates with stratified bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle 50% (Agarwal et al. 2021), robust to outlier seeds.
+    Cuts int(n / 4) values from each end, as scipy.stats.trim_mean(x, 0.25) does."""
+    x = np.sort(np.asarray(x, dtype=float))
+    k = len(x) // 4
+    return float(x[k : len(x) - k].mean())
+
+
+def stratified_bootstrap_ci(
+    strata: list[np.ndarray], statistic: Callable[[list[np.ndarray]], float], reps: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(point estimate, 2.5%, 97.5% percentile) of `statistic` under resampling of each stratum (the runs of
+    one env) with replacement, independently: the rliable stratified bootstrap."""
+    rng = np.random.default_rng(seed)
+    point = statistic(strata)
+    samples = [statistic([x[rng.integers(0, len(x), len(x))] for x in strata]) for _ in range(reps)]
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray]) -> float:
+    """P(X > Y) for a random run of X and one of Y on the same env (ties count half), averaged over envs."""
+    return float(
+        np.mean(
+            [((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean() for a, b in zip(x, y, strict=True)]
+        )
+    )
+
+
+def area_under_curve(steps: np.ndarray, values: np.ndarray) -> float:
+    """Eval return averaged over training: the area under its curve divided by the steps it spans."""
+    if len(values) < 2:
+        return float(values[-1]) if len(values) else float("nan")
+    return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))

@@ -1,0 +1,165 @@
+"""The tables a report shows, each computed once from the runs (`tabulate`) and then rendered (render.py):
+per env and algorithm the IQM of final and average eval return, P(improvement) for every pair of algorithms that
+share an env, and every estimator the runs' diagnostics measured."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sac.analysis.runs import Run
+from sac.analysis.stats import area_under_curve, iqm, probability_of_improvement, stratified_bootstrap_ci
+
+CI = tuple[float, float, float]
+"""(point estimate, 2.5%, 97.5%) of a stratified bootstrap."""
+
+
+@dataclass
+class Aggregate:
+    env_id: str
+    algorithm: str
+    runs: int
+    final: CI
+    """IQM over seeds of the final eval return, and its 95% CI."""
+    auc: CI
+    """The same for the eval return averaged over training."""
+
+
+@dataclass
+class Improvement:
+    """P(a run of `better` ends above a run of `worse`) on final eval return, averaged over the envs both ran."""
+
+    better: str
+    worse: str
+    envs: list[str]
+    probability: CI
+
+
+def aggregate(runs: list[Run]) -> list[Aggregate]:
+    """Per env and algorithm: IQM of final and average eval return over seeds, with bootstrap CIs."""
+    rows = []
+    one = lambda s: iqm(s[0])  # noqa: E731  (a single stratum: this env)
+    for env in sorted({r.env_id for r in runs}):
+        for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
+            group = [r for r in runs if r.env_id == env and r.algorithm == algorithm]
+            final = np.array([r.final_return() for r in group])
+            auc = np.array([area_under_curve(*r.series("eval/return_mean")) for r in group])
+            rows.append(
+                Aggregate(env, algorithm, len(group), stratified_bootstrap_ci([final], one),
+                          stratified_bootstrap_ci([auc], one))
+            )  # fmt: skip
+    return rows
+
+
+def _improvement_ci(x: list[np.ndarray], y: list[np.ndarray]) -> CI:
+    """P(X > Y) with its CI; x and y hold one array of final returns per env, in the same env order."""
+    k = len(x)
+    return stratified_bootstrap_ci(x + y, lambda s: probability_of_improvement(s[:k], s[k:]))
+
+
+def improvements(runs: list[Run]) -> list[Improvement]:
+    """P(improvement) for every pair of algorithms that share at least one env, each env a stratum of the
+    bootstrap; a pair is listed once, in the direction whose probability is at least 0.5."""
+    envs_of = {a: {r.env_id for r in runs if r.algorithm == a} for a in {r.algorithm for r in runs}}
+    found = []
+    for a, b in itertools.combinations(sorted(envs_of), 2):
+        shared = sorted(envs_of[a] & envs_of[b])
+        if not shared:
+            continue
+        finals = {x: [np.array([r.final_return() for r in runs if r.env_id == e and r.algorithm == x])
+                      for e in shared] for x in (a, b)}  # fmt: skip
+        p = _improvement_ci(finals[a], finals[b])
+        # P(b > a) = 1 - P(a > b): ties count half either way.
+        flipped = (1 - p[0], 1 - p[2], 1 - p[1])
+        found.append(Improvement(a, b, shared, p) if p[0] >= 0.5 else Improvement(b, a, shared, flipped))
+    return found
+
+
+# (policy, diagnosed estimator) -> what it is. Runs train with it when their identity has that policy and estimator
+# (no run trains with reparam_k, the pathwise estimator at the score estimator's cost).
+ESTIMATORS: dict[tuple[str, str], str] = {
+    ("tanh_gaussian", "reparam"): "tanh-Gaussian pathwise",
+    ("tanh_gaussian", "reparam_k"): "tanh-Gaussian pathwise, K samples",
+    ("tanh_gaussian", "score"): "tanh-Gaussian score function",
+    ("beta", "reparam"): "Beta implicit pathwise",
+    ("beta", "reparam_k"): "Beta implicit pathwise, K samples",
+    ("beta", "score"): "Beta score function",
+    ("categorical", "exact"): "categorical exact sum",
+    ("categorical", "score"): "categorical score function",
+    ("categorical", "gumbel"): "Gumbel-softmax",
+    ("categorical", "straight_through"): "straight-through Gumbel",
+}
+ESTIMATOR_STATS = ("bias_norm", "bias_se", "bias_z", "total_variance", "snr", "critic_evals", "variance_times_cost",
+                   "ms_per_estimate")  # fmt: skip
+
+
+@dataclass
+class EstimatorRow:
+    env_id: str
+    estimator: str
+    """What it is (ESTIMATORS), with the Gumbel temperature where it applies."""
+    diagnosed: int
+    """Diagnostic measurements averaged: every diagnostic step of every run of this policy on this env."""
+    stats: dict[str, float]
+    """Each of ESTIMATOR_STATS, averaged over those measurements (nan where not logged)."""
+    trained_runs: int
+    final: tuple[float, float, float] | None
+    """IQM final eval return of the runs trained with this estimator, with its 95% bootstrap CI."""
+
+
+def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
+    """Every estimator the runs' diagnostics measured, per env and policy: the mean of each statistic over all
+    diagnostic steps of all runs of that policy, and the learning outcome of the runs that trained with it.
+
+    Bias is against the exact gradient for a categorical policy and against the many-sample pathwise reference
+    for a continuous one (sac/estimators.py); bias_z = bias_norm / bias_se is about 1 for an unbiased estimator.
+    The exact sum has no noise: its variance and bias are 0 by construction.
+    """
+    rows = []
+    for env in sorted({r.env_id for r in runs}):
+        for policy in ("tanh_gaussian", "beta", "categorical"):
+            family = [r for r in runs if r.env_id == env and r.identity.policy == policy]
+            diagnosed = [rec for r in family for rec in r.records if any(k.startswith("grad/") for k in rec)]
+            for (p, estimator), name in ESTIMATORS.items():
+                if p != policy:
+                    continue
+                measured = [rec for rec in diagnosed if any(k.startswith(f"grad/{estimator}/") for k in rec)]
+                trained = [r for r in family if r.identity.estimator == estimator]
+                if not measured and not trained:
+                    continue
+                stats = {}
+                for stat in ESTIMATOR_STATS:
+                    values = [rec[f"grad/{estimator}/{stat}"] for rec in measured if f"grad/{estimator}/{stat}" in rec]
+                    stats[stat] = float(np.mean(values)) if values else math.nan
+                if estimator == "exact" and measured:
+                    stats |= {
+                        "bias_norm": 0.0,
+                        "bias_se": 0.0,
+                        "total_variance": 0.0,
+                        "critic_evals": 1.0,
+                        "variance_times_cost": 0.0,
+                    }
+                if estimator in ("gumbel", "straight_through"):
+                    taus = sorted({r.config["agent"]["discrete"]["gumbel_temperature"] for r in family})
+                    name = f"{name} (tau = {', '.join(f'{t:g}' for t in taus)})"
+                final = None
+                if trained:
+                    finals = np.array([r.final_return() for r in trained])
+                    final = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
+                rows.append(EstimatorRow(env, name, len(measured), stats, len(trained), final))
+    return rows
+
+
+@dataclass
+class Tables:
+    aggregates: list[Aggregate]
+    improvements: list[Improvement]
+    estimators: list[EstimatorRow]
+
+
+def tabulate(runs: list[Run]) -> Tables:
+    """Every table of a report, computed once (each bootstrap is 2000 resamples)."""
+    return Tables(aggregate(runs), improvements(runs), estimator_table(runs))
