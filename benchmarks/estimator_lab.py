@@ -28,7 +28,7 @@ from joblib import Parallel, delayed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sac.rundir import RunDir  # noqa: E402
+from sac.run.rundir import RunDir  # noqa: E402
 
 # env -> (env steps per run, env steps between diagnostics), sized so that the default lab (36 runs of the
 # package's default SAC, 256x256) takes about an hour on two cores; --scale multiplies both. These are
@@ -106,8 +106,8 @@ def main() -> None:
         seconds = Parallel(n_jobs=args.jobs, backend="threading")(delayed(train)(d, o) for d, o in runs)
         print(f"trained in {(time.perf_counter() - start) / 60:.1f} min ({sum(seconds) / 60:.1f} run-minutes)")
 
-    from sac.config import CompareConfig
     from sac.analysis.report import build_report
+    from sac.config import CompareConfig
 
     finished = [str(d) for d, _ in runs if RunDir(d).status().value == "finished"]
     title = f"Estimator lab: {', '.join(args.envs)}; seeds {', '.join(map(str, args.seeds))}; scale {args.scale:g}"

@@ -22,7 +22,7 @@ import numpy as np
 
 from envs import env_id
 from sac.analysis.stats import iqm, stratified_bootstrap_ci
-from sac.rundir import RunDir
+from sac.run.rundir import RunDir
 
 Curve = tuple[np.ndarray, np.ndarray]
 """(steps, eval returns) of one run."""

@@ -235,7 +235,7 @@ def late_rate(records: list[dict[str, Any]]) -> float | None:
 
 def parallel(stages: Stages, s: dict[str, Any], work: Path) -> None:
     """Stage 4: N seeds at once on the one device, each with cores / N threads."""
-    from sac.rundir import RunDir
+    from sac.run.rundir import RunDir
 
     n, seconds = s["seeds"], s["parallel_seconds"]
     threads = max(1, (os.cpu_count() or 1) // n)
@@ -258,7 +258,7 @@ def parallel(stages: Stages, s: dict[str, Any], work: Path) -> None:
 
 def learning(stages: Stages, s: dict[str, Any], work: Path) -> None:
     """Stage 5: one run for a fixed wall time, its evaluations and its speed."""
-    from sac.rundir import RunDir
+    from sac.run.rundir import RunDir
 
     run_dir = work / "learning"
     threads = os.cpu_count() or 1

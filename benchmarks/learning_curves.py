@@ -39,8 +39,8 @@ def run_ours(
     env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int, policy: str = "tanh_gaussian"
 ) -> list[tuple[int, float]]:
     from sac.config import AgentConfig, EnvConfig, PolicyName, TrainConfig, WandbConfig
-    from sac.rundir import RunDir
-    from sac.train import train
+    from sac.run.rundir import RunDir
+    from sac.run.train_sac import train
 
     with tempfile.TemporaryDirectory() as tmp:
         c = TrainConfig(
@@ -82,7 +82,7 @@ def run_sb3(
     from stable_baselines3.common.logger import configure
 
     from envs import env_id
-    from sac.rollout import EVAL_SEED_OFFSET, run_episodes
+    from sac.run.rollout import EVAL_SEED_OFFSET, run_episodes
 
     eval_env = gym.make(env_id(env))
     curve: list[tuple[int, float]] = []

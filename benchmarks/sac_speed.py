@@ -37,9 +37,9 @@ from envs import env_id
 from envs.make import make_env
 from sac.agent import SAC
 from sac.config import AgentConfig, EncoderConfig, EnvConfig, TrainConfig, WandbConfig
-from sac.replay import ReplayBuffer
-from sac.rundir import RunDir
-from sac.train import train
+from sac.run.replay import ReplayBuffer
+from sac.run.rundir import RunDir
+from sac.run.train_sac import train
 
 
 def ours(
@@ -52,7 +52,7 @@ def ours(
     cudagraphs: bool = False,
     update_warmup: int = 0,
 ) -> float:
-    """Steps/s of `sac.train.train` over `steps` steps, each with one update, timed between two log events:
+    """Steps/s of `sac.run.train_sac.train` over `steps` steps, each with one update, timed between two log events:
     after `warmup` random-action steps and then `update_warmup` steps with updates (compile, CUDA-graph
     capture and allocator warm-up happen there, untimed)."""
     start = warmup + update_warmup

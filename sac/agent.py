@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from sac.batch import Batch
 from sac.beta import BetaPolicy
 from sac.config import ActorEstimator, AgentConfig, EncoderConfig, PolicyName
 from sac.distributions import TanhGaussian
@@ -15,7 +16,6 @@ from sac.encoders import StateEncoder
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target
 from sac.networks import Actor, CriticEnsemble
 from sac.parts import SoftTarget, Temperature
-from sac.replay import Batch
 from sac.speed import CudaGraphUpdate, adam, compile_losses
 
 

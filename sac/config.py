@@ -180,7 +180,7 @@ class TrainConfig:
     device: str = "auto"
     """auto | cpu | cuda | cuda:N. auto picks cuda when available."""
     buffer_size: int = 1_000_000
-    """Replay rows: one per transition, plus one per episode for its final state (sac/replay.py)."""
+    """Replay rows: one per transition, plus one per episode for its final state (sac/run/replay.py)."""
     learning_starts: int = 5_000
     """Steps of uniform random actions before the first update."""
     utd_ratio: float = 1.0

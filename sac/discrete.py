@@ -22,6 +22,7 @@ from sac.agent import (
     load_core_state,
     parameter_groups,
 )
+from sac.batch import Batch
 from sac.categorical import Categorical
 from sac.config import AgentConfig, DiscreteEstimator
 from sac.losses import (
@@ -34,7 +35,6 @@ from sac.losses import (
 )
 from sac.networks import CategoricalActor, CriticEnsemble
 from sac.parts import SoftTarget, Temperature
-from sac.replay import Batch
 from sac.speed import adam
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from sac.replay import Batch
+from sac.batch import Batch
 
 Update = Callable[[Batch], dict[str, Tensor]]
 

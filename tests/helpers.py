@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 
+from sac.batch import Batch
 from sac.config import AgentConfig, DiscreteConfig, DiscreteEstimator, EnvConfig, TrainConfig, WandbConfig
 from sac.discrete import DiscreteSAC
-from sac.replay import Batch
 
 OBS_DIM, ACT_DIM = 5, 3
 """The sizes of `random_batch` (and of the agents the unit tests build for it)."""
@@ -83,12 +83,12 @@ def run_entry_point(script: str, argv: list[str]) -> tuple[int, str, str]:
     import io
     import sys
 
-    from sac import cli
     from sac.analysis.report import build
     from sac.config import ReinforceConfig, TrainConfig
-    from sac.evaluate import evaluate_checkpoint
-    from sac.reinforce import train as train_reinforce
-    from sac.train import train as train_sac
+    from sac.run import cli
+    from sac.run.evaluate import evaluate_checkpoint
+    from sac.run.train_reinforce import train as train_reinforce
+    from sac.run.train_sac import train as train_sac
 
     tasks = {
         "train_sac": cli.training_job(TrainConfig, train_sac),

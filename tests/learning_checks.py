@@ -45,7 +45,7 @@ def pendulum_sac(policy: str, estimator: str, seed: int) -> Statistics:
     over 10 start states. A random policy scores about -1200; one that has not learned to swing up stays
     below -700; a solved one about -150."""
     from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
-    from sac.train import train
+    from sac.run.train_sac import train
 
     steps = 10_000
     c = TrainConfig(
@@ -71,8 +71,8 @@ def reinforce_inverted_pendulum(seed: int) -> Statistics:
     at the end (`eval_return`) and, measured along the way, every 50k steps (a random policy scores about 5, the
     maximum is 1000)."""
     from sac.config import EnvConfig, ReinforceConfig, WandbConfig
-    from sac.reinforce import train
-    from sac.rundir import RunDir
+    from sac.run.rundir import RunDir
+    from sac.run.train_reinforce import train
 
     c = ReinforceConfig(
         env=EnvConfig(name="InvertedPendulum"),

@@ -1,6 +1,6 @@
 """Every bad input docs/bad_input.md's table lists stops with a clear message, no traceback and a non-zero exit.
 
-Each row runs the real entry point (`sac.cli.main`, Hydra's parsing included) in this process, where it
+Each row runs the real entry point (`sac.run.cli.main`, Hydra's parsing included) in this process, where it
 takes a fraction of a second; the rows in SUBPROCESS also run as their own Python process, which checks
 the process-level contract itself: the exit code and the stderr a shell sees.
 """
@@ -16,7 +16,7 @@ import pytest
 import torch
 from helpers import run_entry_point, small_config
 
-from sac.train import train
+from sac.run.train_sac import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

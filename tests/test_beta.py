@@ -8,9 +8,9 @@ import torch
 from torch.distributions import AffineTransform, Beta, TransformedDistribution
 
 from sac.agent import SAC
+from sac.batch import Batch
 from sac.beta import EPS, BetaPolicy
 from sac.config import AgentConfig
-from sac.replay import Batch
 
 
 def test_log_prob_matches_torch_beta_through_the_affine_map_including_near_the_bounds() -> None:

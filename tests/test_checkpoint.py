@@ -7,10 +7,10 @@ import torch
 from helpers import random_batch, run_entry_point
 
 from sac.agent import SAC
-from sac.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
 from sac.config import AgentConfig
-from sac.replay import ReplayBuffer
-from sac.rundir import RunDir, Status
+from sac.run.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint
+from sac.run.replay import ReplayBuffer
+from sac.run.rundir import RunDir, Status
 
 CPU = torch.device("cpu")
 

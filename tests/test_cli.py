@@ -10,13 +10,13 @@ import torch
 from helpers import run_entry_point, wandb_history
 
 from envs.make import make_env
-from sac import cli
 from sac.agent import SAC
-from sac.checkpoint import load_checkpoint, restore
-from sac.cli import honour_wandb_mode_env
 from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig, WandbMode
-from sac.rollout import EVAL_SEED_OFFSET, run_episodes
-from sac.rundir import RunDir
+from sac.run import cli
+from sac.run.checkpoint import load_checkpoint, restore
+from sac.run.cli import honour_wandb_mode_env
+from sac.run.rollout import EVAL_SEED_OFFSET, run_episodes
+from sac.run.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 

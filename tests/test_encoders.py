@@ -8,9 +8,9 @@ from helpers import random_batch
 from torch.distributions import Normal
 
 from sac.agent import SAC
-from sac.checkpoint import load_checkpoint, restore, save_checkpoint
 from sac.config import AgentConfig, EncoderConfig
 from sac.encoders import VAE, RunningNormalizer, kl_standard_normal
+from sac.run.checkpoint import load_checkpoint, restore, save_checkpoint
 
 CPU = torch.device("cpu")
 VAE_CFG = EncoderConfig(name="vae", latent_dim=8, hidden_sizes=[64, 64])

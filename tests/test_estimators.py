@@ -16,8 +16,8 @@ from sac.estimators import (
     gradient_samples,
     gradient_statistics,
 )
-from sac.rundir import RunDir
-from sac.train import train
+from sac.run.rundir import RunDir
+from sac.run.train_sac import train
 
 N = 200_000  # estimates per check
 

@@ -7,7 +7,7 @@ import imageio
 import pytest
 from helpers import run_entry_point
 
-from sac.rundir import RunDir
+from sac.run.rundir import RunDir
 
 
 def run(script: str, *overrides: str) -> str:

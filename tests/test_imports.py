@@ -1,5 +1,7 @@
-"""The package's import structure, its allowed directions: no cycles; envs/ imports nothing from sac/; nothing outside
-sac/analysis/ imports from it (analysis reads runs, nothing runs on analysis); the agent is free of gymnasium."""
+"""The package's import structure, its allowed directions: no cycles; envs/ imports nothing from sac/; the maths
+(the modules directly in sac/) imports nothing from the machinery (sac/run/) or the analysis (sac/analysis/);
+nothing outside sac/analysis/ imports from it (analysis reads runs, nothing runs on analysis); the agent is free
+of gymnasium and MuJoCo."""
 
 import ast
 import subprocess
@@ -27,7 +29,7 @@ def internal_imports() -> dict[str, set[str]]:
 
 def test_no_import_cycle_among_the_package_modules() -> None:
     graph = internal_imports()
-    assert {"sac.loop", "sac.rundir", "sac.cli", "envs.make", "sac.analysis.report"} <= graph.keys()
+    assert {"sac.run.session", "sac.run.rundir", "sac.run.cli", "envs.make", "sac.analysis.report"} <= graph.keys()
     done: set[str] = set()
 
     def visit(module: str, path: list[str]) -> None:
@@ -46,6 +48,14 @@ def test_envs_import_nothing_from_sac() -> None:
     for module, deps in internal_imports().items():
         if module.startswith("envs"):
             assert not {d for d in deps if d.startswith("sac")}, module
+
+
+def test_the_maths_imports_neither_the_machinery_nor_the_analysis() -> None:
+    maths = {m for m in internal_imports() if m.count(".") == 1 and m.startswith("sac.")}
+    assert {"sac.losses", "sac.agent", "sac.discrete", "sac.reinforce", "sac.parts", "sac.config"} <= maths
+    for module in maths:
+        deps = internal_imports()[module]
+        assert not {d for d in deps if d.startswith(("sac.run", "sac.analysis"))}, (module, deps)
 
 
 def test_only_the_analysis_imports_the_analysis() -> None:

@@ -4,8 +4,8 @@ import time
 import torch
 
 from sac.config import WandbConfig
-from sac.logger import Logger, why_offline
-from sac.rundir import RunDir
+from sac.run.logger import Logger, why_offline
+from sac.run.rundir import RunDir
 
 
 def test_metrics_reach_the_file_as_they_are_logged(tmp_path) -> None:

@@ -3,10 +3,10 @@ import pytest
 import torch
 from helpers import small_config
 
-from sac.checkpoint import load_checkpoint
 from sac.config import EnvConfig
-from sac.replay import ReplayBuffer
-from sac.train import train
+from sac.run.checkpoint import load_checkpoint
+from sac.run.replay import ReplayBuffer
+from sac.run.train_sac import train
 
 CPU = torch.device("cpu")
 

@@ -10,9 +10,9 @@ from helpers import run_entry_point, small_config
 from sac.analysis.report import build_report
 from sac.analysis.stats import iqm, probability_of_improvement, stratified_bootstrap_ci
 from sac.config import CompareConfig, DiagnosticsConfig, EnvConfig, ReinforceConfig, WandbConfig
-from sac.reinforce import train as train_reinforce
-from sac.rundir import Identity, RunDir
-from sac.train import train as train_sac
+from sac.run.rundir import Identity, RunDir
+from sac.run.train_reinforce import train as train_reinforce
+from sac.run.train_sac import train as train_sac
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,11 +14,11 @@ import pytest
 import torch
 from helpers import read_wandb_records, run_entry_point, small_config
 
-from sac.checkpoint import load_checkpoint
 from sac.config import EnvConfig
-from sac.loop import TrainingDiverged
-from sac.rundir import RunDir
-from sac.train import train
+from sac.run.checkpoint import load_checkpoint
+from sac.run.rundir import RunDir
+from sac.run.session import TrainingDiverged
+from sac.run.train_sac import train
 
 ROOT = Path(__file__).resolve().parents[1]
 T = 400

@@ -1,4 +1,4 @@
-"""sac/rundir.py as a unit: identities and their labels, reading records a crash cut short, a run's status."""
+"""sac/run/rundir.py as a unit: identities and their labels, reading records a crash cut short, a run's status."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sac.config import UserError
-from sac.rundir import IDENTITIES, LEGACY_LABELS, Identity, RunDir, Status, read_records
+from sac.run.rundir import IDENTITIES, LEGACY_LABELS, Identity, RunDir, Status, read_records
 
 
 def test_every_identity_has_its_own_label_and_reads_back_from_its_fields_and_from_its_label() -> None:

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from sac.agent import SAC
+from sac.batch import Batch
 from sac.config import AgentConfig
-from sac.replay import Batch
 
 OBS_DIM, ACT_DIM = 11, 3
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from sac.config import register_configs
-from sac.rundir import RunDir
+from sac.run.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 CHEAP = [

@@ -1,4 +1,4 @@
-"""The off-policy loop (sac/train.py): update counts under utd_ratio, and resuming with an allowed override."""
+"""The off-policy loop (sac/run/train_sac.py): update counts under utd_ratio, and resuming with an allowed override."""
 
 from pathlib import Path
 
@@ -7,9 +7,9 @@ import torch
 import wandb
 from helpers import run_entry_point, small_config
 
-from sac.checkpoint import load_checkpoint
-from sac.rundir import RunDir
-from sac.train import train
+from sac.run.checkpoint import load_checkpoint
+from sac.run.rundir import RunDir
+from sac.run.train_sac import train
 
 
 @pytest.mark.parametrize(("utd_ratio", "expected"), [(0.5, 50), (2.0, 202)])

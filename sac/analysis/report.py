@@ -13,7 +13,7 @@ from sac.analysis.render import plot_panels, wandb_report, write_estimator_csv, 
 from sac.analysis.runs import collect_runs
 from sac.analysis.tables import tabulate
 from sac.config import CompareConfig, to_object, validate_compare
-from sac.logger import why_offline
+from sac.run.logger import why_offline
 
 
 def build(cfg: DictConfig) -> Path:

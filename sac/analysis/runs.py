@@ -13,8 +13,8 @@ from omegaconf import OmegaConf
 
 from envs import env_id
 from sac.config import CompareConfig, UserError, upgrade_saved_config
-from sac.logger import why_offline
-from sac.rundir import Identity, RunDir
+from sac.run.logger import why_offline
+from sac.run.rundir import Identity, RunDir
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sac.config import (
 )
 from sac.discrete import DiscreteSAC
 from sac.reinforce import Reinforce
-from sac.rundir import Identity
+from sac.run.rundir import Identity
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from envs import env_id
 from envs.make import dims, make_env
-from sac.checkpoint import META_FILE, CheckpointError, load_checkpoint, restore
-from sac.cli import resolve_device
 from sac.config import (
     EncoderConfig,
     EnvConfig,
@@ -28,10 +26,12 @@ from sac.config import (
     upgrade_saved_config,
     validate_evaluate,
 )
-from sac.logger import Logger
-from sac.registry import REGISTRY, build
-from sac.rollout import EVAL_SEED_OFFSET, Action, run_episodes
-from sac.rundir import Identity, RunDir
+from sac.run.checkpoint import META_FILE, CheckpointError, load_checkpoint, restore
+from sac.run.cli import resolve_device
+from sac.run.logger import Logger
+from sac.run.registry import REGISTRY, build
+from sac.run.rollout import EVAL_SEED_OFFSET, Action, run_episodes
+from sac.run.rundir import Identity, RunDir
 
 
 def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray, bool], Action], dict[str, Any]]:

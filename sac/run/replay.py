@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import torch
 from torch import Tensor
 
-
-class Batch(NamedTuple):
-    obs: Tensor  # (B, obs_dim)
-    action: Tensor  # (B, act_dim), or (B, 1) holding the index of a discrete action
-    reward: Tensor  # (B,)
-    next_obs: Tensor  # (B, obs_dim)
-    terminated: Tensor  # (B,) float 0/1: 1 only at true terminal states, never at time limits
+from sac.batch import Batch
 
 
 class ReplayBuffer:

@@ -5,7 +5,7 @@
       metrics.jsonl        one JSON object per log event: {"step": N, "time": s, key: value, ...}
       run.json             {"algorithm", "policy", "estimator", "wandb_run_id", "pid", "finished"}: what sweeps
                            and reports read (the first three: the run's `Identity`)
-      checkpoints/latest   a symlink to the newest checkpoint (sac/checkpoint.py)
+      checkpoints/latest   a symlink to the newest checkpoint (sac/run/checkpoint.py)
       videos/              mp4s of evaluation episodes
 
 Every other module reaches these files through `RunDir`; the logger writes records into the

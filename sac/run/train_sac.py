@@ -19,8 +19,6 @@ from envs import env_id
 from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state, set_env_state
 from sac.agent import SAC
-from sac.checkpoint import CheckpointError, restore
-from sac.cli import resolve_device
 from sac.config import (
     TrainConfig,
     as_dict,
@@ -29,11 +27,13 @@ from sac.config import (
 )
 from sac.discrete import DiscreteSAC
 from sac.estimators import actor_gradient_diagnostics
-from sac.loop import Session, Snapshot, Throughput, due, rng_state, set_rng_state
-from sac.registry import build, sac_identity
-from sac.replay import ReplayBuffer
-from sac.rollout import Action
-from sac.rundir import Identity, RunDir
+from sac.run.checkpoint import CheckpointError, restore
+from sac.run.cli import resolve_device
+from sac.run.registry import build, sac_identity
+from sac.run.replay import ReplayBuffer
+from sac.run.rollout import Action
+from sac.run.rundir import Identity, RunDir
+from sac.run.session import Session, Snapshot, Throughput, due, rng_state, set_rng_state
 
 Agent = SAC | DiscreteSAC
 

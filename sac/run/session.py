@@ -25,11 +25,11 @@ import torch
 from torch import Tensor
 
 from envs.make import make_env
-from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.config import EnvConfig, UserError, WandbConfig
-from sac.logger import Logger, to_floats
-from sac.rollout import EVAL_SEED_OFFSET, Policy, evaluate, record_video
-from sac.rundir import Identity, RunDir
+from sac.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sac.run.logger import Logger, to_floats
+from sac.run.rollout import EVAL_SEED_OFFSET, Policy, evaluate, record_video
+from sac.run.rundir import Identity, RunDir
 
 
 class TrainingDiverged(UserError):

@@ -1,9 +1,9 @@
-"""sac/loop.py's parts as units: when periodic work is due, and the RNG state a checkpoint restores."""
+"""sac/run/session.py's parts as units: when periodic work is due, and the RNG state a checkpoint restores."""
 
 import pytest
 import torch
 
-from sac.loop import due, rng_state, set_rng_state
+from sac.run.session import due, rng_state, set_rng_state
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from sac.config import WandbConfig, WandbMode
-from sac.rundir import RunDir
+from sac.run.rundir import RunDir
 
 # Shown on the console progress line, in this order, when they have been logged.
 _PROGRESS_KEYS = {

@@ -22,9 +22,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from envs import EnvError
 from sac.config import UserError, WandbMode, as_dict, register_configs, to_object
-from sac.rundir import RunDir, Status
+from sac.run.rundir import RunDir, Status
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 # What a resumed run may change: the rest of its config is the one it was started with.
 RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads", "compile", "cudagraphs")
