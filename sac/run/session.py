@@ -1,11 +1,11 @@
-"""What both training loops (SAC in train.py, REINFORCE in reinforce.py) share around their own steps.
+"""What both training loops (SAC in train_sac.py, REINFORCE in train_reinforce.py) share around their own steps.
 
 A `Session` owns one run's lifecycle: the run directory (new, or resumed with the records logged after
 its checkpoint dropped), the logger and run.json, evaluation (and video) on an env of its own,
 checkpoints behind the NaN guard, SIGINT/SIGTERM turned into a request the loop sees at its next
 step, and the mark that the run reached its last step (`session.finished`). A loop builds its env and agent, restores
-`session.resumed` into them if there is one, then, inside `with session:`, steps and calls
-`session.evaluate` / `session.checkpoint` when `due`.
+`session.resumed` into them if there is one, then, inside `with session:`, steps, calls `session.after_step` after
+each of its steps (evaluation and checkpoint when due, a stop request answered), and `session.finish()` at the end.
 """
 
 from __future__ import annotations
@@ -179,10 +179,21 @@ class Session:
         self._check_finite(step, {}, snap.parameters)
         save_checkpoint(self.run.checkpoints, step, snap.state, {**self.meta, "loop": snap.loop}, snap.replay)
 
-    def stop(self, step: int, snapshot: Callable[[], Snapshot]) -> None:
-        """Answer a stop request: checkpoint now and say how to continue."""
+    def after_step(self, before: int, step: int, policy: Policy, snapshot: Callable[[], Snapshot]) -> bool:
+        """The periodic work every loop does after its steps from `before` to `step`: evaluate and checkpoint when
+        due; on a stop request, checkpoint now and say how to continue. True when the loop must stop."""
+        self.evaluate(before, step, policy)
+        self.checkpoint(before, step, snapshot)
+        if not self.stop_requested:
+            return False
         self.checkpoint(step, step, snapshot, force=True)
         print(f"stopped at step {step}: checkpoint saved; continue with resume={self.run.path}")
+        return True
+
+    def finish(self) -> dict[str, float]:
+        """The loop reached its last step: mark the run finished (on leaving `with session:`); the last eval metrics."""
+        self.finished = True
+        return self.eval_metrics
 
     def _check_finite(
         self, step: int, values: Mapping[str, Any], parameters: dict[str, list[Tensor]] | None = None

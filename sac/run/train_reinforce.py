@@ -73,13 +73,9 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
                 ]
                 metrics = agent.update(*batch)
                 session.log(step, {**metrics, "perf/steps_per_sec": throughput.rate(step)})
-                session.evaluate(before, step, policy)
-                session.checkpoint(before, step, snapshot)
-                if session.stop_requested:
-                    session.stop(step, snapshot)
+                if session.after_step(before, step, policy, snapshot):
                     return session.eval_metrics
-            session.finished = True
-            return session.eval_metrics
+            return session.finish()
     finally:
         envs.close()
 

@@ -118,13 +118,9 @@ def _run(
         with throughput.paused():
             if due(c.diagnostics.grad_variance_every, before, state.step) and state.step >= c.learning_starts:
                 session.logger.log(state.step, diagnose(c, agent, buffer, state.step))
-            session.evaluate(before, state.step, policy)
-            session.checkpoint(before, state.step, snapshot)
-        if session.stop_requested:
-            session.stop(state.step, snapshot)
-            return session.eval_metrics
-    session.finished = True
-    return session.eval_metrics
+            if session.after_step(before, state.step, policy, snapshot):
+                return session.eval_metrics
+    return session.finish()
 
 
 def collect(
