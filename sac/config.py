@@ -390,7 +390,7 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 def _device_name(name: str) -> None:
-    """The spelling of a device; whether this machine has it is cli.resolve_device's question."""
+    """The spelling of a device; whether this machine has it is run.device.resolve_device's question."""
     if not _DEVICE.fullmatch(name):
         raise UserError(f"device={name} is invalid: allowed are auto, cpu, cuda, cuda:N")
 

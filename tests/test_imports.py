@@ -1,7 +1,7 @@
 """The package's import structure, its allowed directions: no cycles; envs/ imports nothing from sac/; the maths
 (the modules directly in sac/) imports nothing from the machinery (sac/run/) or the analysis (sac/analysis/);
-nothing outside sac/analysis/ imports from it (analysis reads runs, nothing runs on analysis); the agent is free
-of gymnasium and MuJoCo."""
+nothing outside sac/analysis/ imports from it (analysis reads runs, nothing runs on analysis); nothing in the
+package imports the command-line layer (sac/run/cli.py); the agent is free of gymnasium and MuJoCo."""
 
 import ast
 import subprocess
@@ -56,6 +56,10 @@ def test_the_maths_imports_neither_the_machinery_nor_the_analysis() -> None:
     for module in maths:
         deps = internal_imports()[module]
         assert not {d for d in deps if d.startswith(("sac.run", "sac.analysis"))}, (module, deps)
+
+
+def test_nothing_in_the_package_imports_the_command_line_layer() -> None:
+    assert not [m for m, deps in internal_imports().items() if "sac.run.cli" in deps]
 
 
 def test_only_the_analysis_imports_the_analysis() -> None:

@@ -27,7 +27,7 @@ from sac.config import (
     validate_evaluate,
 )
 from sac.run.checkpoint import META_FILE, CheckpointError, load_checkpoint, restore
-from sac.run.cli import resolve_device
+from sac.run.device import resolve_device
 from sac.run.logger import Logger
 from sac.run.registry import REGISTRY, build
 from sac.run.rollout import EVAL_SEED_OFFSET, Action, run_episodes

@@ -17,7 +17,7 @@ from envs.state import get_env_state, set_env_state
 from sac.config import ReinforceConfig, as_dict, validate_reinforce
 from sac.reinforce import Reinforce, reward_to_go
 from sac.run.checkpoint import restore
-from sac.run.cli import resolve_device
+from sac.run.device import resolve_device
 from sac.run.rundir import Identity, RunDir
 from sac.run.session import Session, Snapshot, Throughput, rng_state, set_rng_state
 

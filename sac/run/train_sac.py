@@ -28,7 +28,7 @@ from sac.config import (
 from sac.discrete import DiscreteSAC
 from sac.estimators import actor_gradient_diagnostics
 from sac.run.checkpoint import CheckpointError, restore
-from sac.run.cli import resolve_device
+from sac.run.device import resolve_device
 from sac.run.registry import build, sac_identity
 from sac.run.replay import ReplayBuffer
 from sac.run.rollout import Action
