@@ -164,11 +164,13 @@ def run_seeds(jobs: Sequence[tuple[Callable[[int], Statistics], int]], workers: 
 
 
 CHECKS: dict[str, Check] = {
+    # One seed in 24 of each tanh-Gaussian check did not learn (-945, -1330): 2 of 3 seeds would fail 2.3% of the
+    # time, 2 of 4 fail 0.4%. The Beta policy learned on all 24: 2 of 3 fail 0.8%.
     "sac-pendulum-tanh-reparam": Check(
-        functools.partial(pendulum_sac, "tanh_gaussian", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
+        functools.partial(pendulum_sac, "tanh_gaussian", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2, 3), 2
     ),
     "sac-pendulum-tanh-score": Check(
-        functools.partial(pendulum_sac, "tanh_gaussian", "score"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
+        functools.partial(pendulum_sac, "tanh_gaussian", "score"), {"eval_return": (">=", -400.0)}, (0, 1, 2, 3), 2
     ),
     "sac-pendulum-beta": Check(
         functools.partial(pendulum_sac, "beta", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
