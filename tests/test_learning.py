@@ -11,7 +11,7 @@ from learning_checks import CHECKS, Statistics, run_seeds
 
 LEARNING = ["reinforce-inverted-pendulum", "sac-pendulum-tanh-reparam", "sac-pendulum-tanh-score",
             "sac-pendulum-beta", "vae-hopper"]  # fmt: skip
-"""The checks this file runs, longest runs first so that the pool's two workers finish together (about 8 minutes
+"""The checks this file runs, longest runs first so that the pool's two workers finish together (about 5 minutes
 on 2 cores in all: REINFORCE's 3 runs about 150 s each, SAC's 11 on Pendulum about 45 s, the VAE's 15 s)."""
 
 
