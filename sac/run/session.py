@@ -107,11 +107,11 @@ class Session:
             saved_identity = Identity.read(saved)
         except UserError as e:
             raise CheckpointError(f"checkpoint {path}: {e}") from None
-        shape = ("env_id", "obs_dim", "act_dim")
-        if saved_identity != Identity.read(meta) or [saved.get(k) for k in shape] != [meta[k] for k in shape]:
+        shape, identity = ("env_id", "obs_dim", "act_dim"), Identity.read(meta)
+        if saved_identity != identity or [saved.get(k) for k in shape] != [meta[k] for k in shape]:
             raise CheckpointError(
                 f"checkpoint {path} is a {saved_identity.label} run on {saved.get('env_id')}, "
-                f"not a {Identity.read(meta).label} run on {meta['env_id']}"
+                f"not a {identity.label} run on {meta['env_id']}"
             )
         step = int(saved["step"])
         if self.schedule.total_steps < step:
