@@ -1,4 +1,6 @@
-"""The GPU path, checked and measured by one prepared command on a lent GPU machine (about 5 minutes on an H200).
+"""The GPU path, checked and measured by one prepared command on a lent GPU machine (about 5 minutes on an H200
+before the batched stage, whose compiles add a few more: where a device call is limited to 10 minutes, run it as
+two calls split with `--skip`).
 
     bash benchmarks/fetch_gpu_wheels.sh                              # here: the wheels that machine lacks
     python3 benchmarks/gpu_check.py OUT --wheels .whl                # there (carry .whl)
@@ -13,8 +15,11 @@ still leaves the figures of the others:
   3. speed     steps/s on HalfCheetah-v5 (batch 256, 256x256, one update per step) in the eager, compile,
                cudagraphs and compile+cudagraphs modes, timed after the compile / capture warm-up.
   4. parallel  N seeds as N processes on the one GPU for a fixed wall time: their aggregate steps/s.
-  5. learning  HalfCheetah-v5 with compile + cudagraphs for a fixed wall time, evaluated every 25k steps;
+  5. batched   S = 1, 8 and 16 seeds in one process (`seeds=[0,...]`, sac/run/seeds.py) with compile + CUDA
+               graphs: steps/s in all and per seed, beside stage 4's processes (cudagraphs alone if compile fails).
+  6. learning  HalfCheetah-v5 with compile + cudagraphs for a fixed wall time, evaluated every 25k steps;
                stopped with SIGTERM, which the training loop answers with a checkpoint.
+`--skip` leaves stages out (e.g. `--skip speed parallel`), so that the check fits a device call's time limit.
 Everything lands in OUT: gpu_check.json (every figure), logs.txt (every stage's output) and
 learning_metrics.jsonl, three files (a device call brings back at most eight).
 """
@@ -55,6 +60,8 @@ def settings(dry_run: bool) -> dict[str, Any]:
             "seeds": 2,
             "parallel_mode": "eager",
             "parallel_seconds": 15,
+            "batched_seeds": [1, 2],
+            "batched_modes": ["eager"],
             "learn_mode": "eager",
             "learn_seconds": 12,
             "eval_every": 500,
@@ -72,6 +79,8 @@ def settings(dry_run: bool) -> dict[str, Any]:
         "seeds": 8,
         "parallel_mode": "cudagraphs",
         "parallel_seconds": 30,
+        "batched_seeds": [1, 8, 16],
+        "batched_modes": ["compile+cudagraphs", "cudagraphs"],
         "learn_mode": "compile+cudagraphs",
         "learn_seconds": 120,
         "eval_every": 25_000,
@@ -140,7 +149,7 @@ def install(stages: Stages, wheels: Path | None, site: Path) -> None:
 
 def tests(stages: Stages) -> None:
     """Stage 2: the CUDA tests; they skip on a machine without a GPU (the dry run)."""
-    files = ["tests/test_speed.py", "tests/test_resume.py"]
+    files = ["tests/test_speed.py", "tests/test_resume.py", "tests/test_seeds.py"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "-k", "cuda", *files]
     done = stages.run("tests", cmd, timeout=420)
     summary = [line for line in done.stdout.splitlines() if any(w in line for w in (" passed", " failed", " skipped"))]
@@ -154,27 +163,7 @@ def speed(stages: Stages, s: dict[str, Any]) -> None:
         if mode not in s["modes"]:
             rates[mode] = "not run in --dry-run (compile takes minutes on a small CPU; cudagraphs needs CUDA)"
             continue
-        cmd = [
-            sys.executable,
-            __file__,
-            "--worker-speed",
-            mode,
-            "--device",
-            s["device"],
-            "--env",
-            s["env"],
-            "--warmup",
-            str(s["warmup"]),
-            "--update-warmup",
-            str(s["update_warmup"]),
-            "--steps",
-            str(s["steps"]),
-        ]
-        done = stages.run(f"speed {mode}", cmd, timeout=360)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        rates[mode] = (
-            json.loads(lines[-1])["steps_per_sec"] if done.returncode == 0 and lines else f"rc {done.returncode}"
-        )
+        rates[mode] = worker_rate(stages.run(f"speed {mode}", speed_command(s, mode), timeout=360))
     stages.results["speed_steps_per_sec"] = rates
 
 
@@ -256,8 +245,42 @@ def parallel(stages: Stages, s: dict[str, Any], work: Path) -> None:
     }
 
 
+def speed_command(s: dict[str, Any], mode: str, seeds: int = 0) -> list[str]:
+    """A worker process timing `sac_speed.ours` in `mode` (with `seeds` S > 0: S seeds in one process)."""
+    return [sys.executable, __file__, "--worker-speed", mode, "--device", s["device"], "--env", s["env"],
+            "--warmup", str(s["warmup"]), "--update-warmup", str(s["update_warmup"]), "--steps", str(s["steps"]),
+            "--seeds", str(seeds)]  # fmt: skip
+
+
+def worker_rate(done: subprocess.CompletedProcess[str]) -> float | str:
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return float(json.loads(lines[-1])["steps_per_sec"]) if done.returncode == 0 and lines else f"rc {done.returncode}"
+
+
+def batched(stages: Stages, s: dict[str, Any]) -> None:
+    """Stage 5: S seeds in one process for each S, in the first mode that runs (compile + cudagraphs, else
+    cudagraphs): env steps/s of all seeds and per seed, beside the processes of stage 4."""
+    figures: dict[str, Any] = {}
+    for n in s["batched_seeds"]:
+        for mode in s["batched_modes"]:
+            rate = worker_rate(stages.run(f"batched {n} seeds, {mode}", speed_command(s, mode, n), timeout=480))
+            figures[str(n)] = {"mode": mode, "steps_per_sec": rate,
+                               "per_seed": rate / n if isinstance(rate, float) else None}  # fmt: skip
+            if isinstance(rate, float):
+                break
+    parallel = stages.results.get("parallel", {})
+    stages.results["batched"] = {
+        "seeds": figures,
+        "processes_beside": {
+            "seeds": parallel.get("seeds"),
+            "mode": parallel.get("mode"),
+            "aggregate_steps_per_sec": parallel.get("aggregate_steps_per_sec"),
+        },
+    }
+
+
 def learning(stages: Stages, s: dict[str, Any], work: Path) -> None:
-    """Stage 5: one run for a fixed wall time, its evaluations and its speed."""
+    """Stage 6: one run for a fixed wall time, its evaluations and its speed."""
     from sac.run.rundir import RunDir
 
     run_dir = work / "learning"
@@ -291,9 +314,10 @@ def worker_speed(args: argparse.Namespace) -> None:
         args.steps,
         device=args.device,
         update_warmup=args.update_warmup,
+        seeds=args.seeds,
         **MODES[args.worker_speed],
     )
-    print(json.dumps({"mode": args.worker_speed, "steps_per_sec": rate}))
+    print(json.dumps({"mode": args.worker_speed, "seeds": args.seeds, "steps_per_sec": rate}))
 
 
 def main() -> None:
@@ -302,13 +326,14 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny settings: the same stages in seconds")
     parser.add_argument("--wheels", type=Path, help="a directory of wheels to install first (fetch_gpu_wheels.sh)")
     parser.add_argument("--site", type=Path, default=Path(tempfile.gettempdir()) / "gpu_check_site")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["tests", "speed", "parallel", "learning"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["tests", "speed", "parallel", "batched", "learning"])
     parser.add_argument("--worker-speed", choices=list(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
     parser.add_argument("--env", default="HalfCheetah", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--update-warmup", type=int, default=300, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=5000, help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_speed:
         return worker_speed(args)
@@ -337,6 +362,7 @@ def main() -> None:
             ("tests", lambda: tests(stages)),
             ("speed", lambda: speed(stages, s)),
             ("parallel", lambda: parallel(stages, s, Path(tmp))),
+            ("batched", lambda: batched(stages, s)),
             ("learning", lambda: learning(stages, s, Path(tmp))),
         ):
             if name in args.skip:

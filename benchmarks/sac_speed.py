@@ -6,6 +6,7 @@
     python benchmarks/sac_speed.py --profile              # and where an update's time goes (torch.profiler)
     python benchmarks/sac_speed.py --device cuda --compile --cudagraphs --skip-sb3   # a GPU's speed switches
     python benchmarks/sac_speed.py --env CartPole --warmup 1000 --steps 3000   # discrete SAC next to SB3's DQN
+    python benchmarks/sac_speed.py --seeds 2 --threads 2  # 2 seeds in one process beside 2 processes of each library
 
 All run the same settings: batch 256, 256x256 networks, one gradient update per env step, Adam 3e-4,
 the same core count (SBX in a process of its own pinned to `--threads` cores, since JAX sizes its thread
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,10 +53,12 @@ def ours(
     compile: bool = False,
     cudagraphs: bool = False,
     update_warmup: int = 0,
+    seeds: int = 0,
 ) -> float:
     """Steps/s of `sac.run.train_sac.train` over `steps` steps, each with one update, timed between two log events:
     after `warmup` random-action steps and then `update_warmup` steps with updates (compile, CUDA-graph
-    capture and allocator warm-up happen there, untimed)."""
+    capture and allocator warm-up happen there, untimed). With `seeds` S > 0, S seeds in one process
+    (`seeds=[0,...,S-1]`): env steps/s of all seeds together, S per step of the loop."""
     start = warmup + update_warmup
     with tempfile.TemporaryDirectory() as tmp:
         c = TrainConfig(
@@ -73,11 +77,12 @@ def ours(
             eval_episodes=1,
             checkpoint_every=start + steps,
             checkpoint_buffer=False,
+            seeds=list(range(seeds)) if seeds else None,
         )
         train(c, Path(tmp))
-        records = RunDir(Path(tmp)).records()
+        records = RunDir(Path(tmp) / "seed0" if seeds else Path(tmp)).records()
     times = {r["step"]: r["time"] for r in records if "perf/steps_per_sec" in r}
-    return steps / (times[start + steps] - times[start])
+    return max(seeds, 1) * steps / (times[start + steps] - times[start])
 
 
 def peer_algorithm(env: str) -> str:
@@ -128,6 +133,60 @@ def peer(library: str, env: str, warmup: int, update_warmup: int, steps: int) ->
     )
     model.learn(total_timesteps=start + steps, callback=MarkStart())
     return steps / (time.perf_counter() - MarkStart.at)
+
+
+def in_processes(call: str, processes: int, threads: int) -> float | str:
+    """`call` (an expression of this module returning steps/s) in `processes` processes started together, process i
+    pinned to cores [i * threads, (i + 1) * threads) with as many torch threads (JAX sizes its pool to the cores it
+    sees): the sum of their rates (their timed windows overlap), or why one failed."""
+    cores = sorted(os.sched_getaffinity(0))
+    procs = []
+    for i in range(processes):
+        mine = [cores[(i * threads + j) % len(cores)] for j in range(threads)]
+        code = (
+            f"import os, sys, torch; os.sched_setaffinity(0, {mine}); torch.set_num_threads({threads}); "
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r}); import sac_speed; print(sac_speed.{call})"
+        )
+        procs.append(
+            subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    outputs = [p.communicate(timeout=3600) for p in procs]
+    if any(p.returncode != 0 for p in procs):
+        err = next(e for p, (_, e) in zip(procs, outputs, strict=True) if p.returncode != 0).strip().splitlines()
+        return f"failed: {err[-1] if err else 'no output'}"
+    return sum(float(out.strip().splitlines()[-1]) for out, _ in outputs)
+
+
+def seeds_side_by_side(args: argparse.Namespace) -> None:
+    """S seeds: this package's S seeds in one process with all `--threads`, beside S processes of this package, SB3
+    and SBX sharing the same threads; env steps/s of all seeds together."""
+    n, threads = args.seeds, max(1, args.threads // args.seeds)
+    common = f"{args.env!r}, {args.warmup}, {args.steps}"
+    print(f"{env_id(args.env)}, {n} seeds, {args.steps} timed steps each after {args.warmup} warm-up, "
+          f"{args.threads} torch threads in all")  # fmt: skip
+    results: dict[str, float | str] = {
+        f"this package, {n} seeds in 1 process": ours(
+            args.env, args.warmup, args.steps, device=args.device, update_warmup=args.update_warmup, seeds=n
+        ),
+        f"this package, {n} processes": in_processes(
+            f"ours({common}, device={args.device!r}, update_warmup={args.update_warmup})", n, threads
+        ),
+    }
+    if not args.skip_sb3:
+        results[f"Stable-Baselines3, {n} processes"] = in_processes(
+            f"peer('sb3', {args.env!r}, {args.warmup}, {args.update_warmup}, {args.steps})", n, threads
+        )
+    if not args.skip_sbx:
+        results[f"SBX (JAX), {n} processes"] = (
+            in_processes(f"peer('sbx', {args.env!r}, {args.warmup}, {args.update_warmup}, {args.steps})", n, threads)
+            if importlib.util.find_spec("sbx") is not None
+            else 'not installed: pip install -e ".[bench]"'
+        )
+    for name, rate in results.items():
+        print(f"  {name:<40} {rate:8.1f} steps/s in all" if isinstance(rate, float) else f"  {name:<40} {rate}")
+    batched, separate = results[f"this package, {n} seeds in 1 process"], results[f"this package, {n} processes"]
+    if isinstance(batched, float) and isinstance(separate, float):
+        print(f"  {f'ratio (1 process / {n} processes)':<40} {batched / separate:8.2f}x")
 
 
 def sbx_in_own_process(env: str, warmup: int, update_warmup: int, steps: int, cores: int) -> float | str:
@@ -253,8 +312,14 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time this package with compile=true")
     parser.add_argument("--cudagraphs", action="store_true", help="with --device cuda: also time cudagraphs=true")
     parser.add_argument("--profile", action="store_true", help="profile this package's update on the CPU")
+    parser.add_argument(
+        "--seeds", type=int, default=0, help="S > 0: S seeds in one process beside S processes of each library"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.seeds:
+        seeds_side_by_side(args)
+        return
 
     print(f"{env_id(args.env)}, {args.steps} timed steps after {args.warmup} warm-up, {args.threads} torch threads")
     ours_rate = ours(args.env, args.warmup, args.steps, device=args.device, update_warmup=args.update_warmup)

@@ -69,10 +69,12 @@ class SAC:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """One action in [-1, 1] for one observation (obs_dim,) -> (act_dim,)."""
-        features = self.encoder.features(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic=True)
-        dist = self.actor(features)
-        action = dist.mode() if deterministic else dist.rsample()[0]
-        return action[0].cpu().numpy()
+        return self.policy(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic)[0].cpu().numpy()
+
+    def policy(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """Actions for observations (B, obs_dim) -> (B, act_dim): sampled, or the deterministic one."""
+        dist = self.actor(self.encoder.features(obs, deterministic=True))
+        return dist.mode() if deterministic else dist.rsample()[0]
 
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
@@ -202,14 +204,22 @@ def actor_and_temperature_step(agent: SoftActorCritic, loss_pi: Tensor, logp: Te
     """One step of the actor and, when learned, the temperature, on the sum of their losses: they touch disjoint
     parameters (each detaches the other's), so one backward and one optimizer step serve both. `logp`: the
     log-probs of the actor loss's actions, or for discrete SAC minus the exact entropy, (B,) or (K, B)."""
+    loss, metrics = actor_and_temperature_loss(agent, loss_pi, logp)
+    gradient_step(agent.actor_optim, loss)
+    return metrics
+
+
+def actor_and_temperature_loss(
+    agent: SoftActorCritic, loss_pi: Tensor, logp: Tensor
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The actor's loss plus, when alpha is learned, the temperature's; and their metrics."""
     metrics = {}
     if agent.temperature.learn:
         loss_alpha = agent.temperature.loss(logp)
         loss_pi = loss_pi + loss_alpha
         metrics["train/alpha_loss"] = loss_alpha
-    gradient_step(agent.actor_optim, loss_pi)
     metrics["train/alpha"] = agent.temperature.alpha
-    return metrics
+    return loss_pi, metrics
 
 
 def parameter_groups(agent: SoftActorCritic) -> dict[str, list[Tensor]]:

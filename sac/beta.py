@@ -3,8 +3,10 @@
 Bounded like the action space itself, so no squashing correction is needed: log pi(a|s) =
 sum_i [log Beta(x_i; alpha_i, beta_i)] - act_dim * log 2 (the affine map's Jacobian). Samples carry the
 *implicit* reparameterisation gradient (Figurnov et al. 2018), dx/dtheta = -(dF(x; theta)/dtheta) / p(x; theta),
-which `torch.distributions.Beta.rsample` computes through its Dirichlet sampler: no closed-form inverse
-CDF is needed, yet the gradient is as exact as the pathwise one.
+computed as `torch.distributions.Beta.rsample` does, through the two-component Dirichlet sampler and torch's
+`_dirichlet_grad` (`_implicit_beta_sample` below: the same draws and gradients, written as an autograd.Function
+that `torch.func.vmap` can batch, which batched seeds need): no closed-form inverse CDF is needed, yet the
+gradient is as exact as the pathwise one.
 
 Concentrations are 1 + softplus(.) > 1 (Chou et al.), so the density is unimodal and bounded. In float32 a
 sample can round to exactly 0 or 1, where the log-density is infinite; samples are therefore kept
@@ -15,6 +17,7 @@ distribution puts within 1e-6 of a bound.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -35,12 +38,12 @@ class BetaPolicy:
     def rsample(self) -> tuple[Tensor, Tensor]:
         """Implicitly reparameterised sample: (action (B, act_dim), log_prob (B,)); gradients reach alpha and
         beta through the action."""
-        x = self.base.rsample().clamp(EPS, 1.0 - EPS)
+        x = _implicit_beta_sample(self.alpha, self.beta, ()).clamp(EPS, 1.0 - EPS)
         return 2.0 * x - 1.0, self.log_prob(x)
 
     def rsample_n(self, k: int) -> tuple[Tensor, Tensor]:
         """k implicitly reparameterised samples per state: (actions (k, B, act_dim), log_probs (k, B))."""
-        x = self.base.rsample((k,)).clamp(EPS, 1.0 - EPS)
+        x = _implicit_beta_sample(self.alpha, self.beta, (k,)).clamp(EPS, 1.0 - EPS)
         return 2.0 * x - 1.0, self.log_prob(x)
 
     def score_samples(self, k: int) -> tuple[Tensor, Tensor]:
@@ -61,3 +64,32 @@ class BetaPolicy:
         alpha = beta = 1 that softplus approaches and jumps between the bounds near it; the mean is smooth.
         """
         return 2.0 * self.alpha / (self.alpha + self.beta) - 1.0
+
+
+def _implicit_beta_sample(alpha: Tensor, beta: Tensor, sample_shape: tuple[int, ...]) -> Tensor:
+    """x ~ Beta(alpha, beta), (*sample_shape, *alpha.shape), differentiable in alpha and beta by the implicit
+    gradient: the first component of a Dirichlet(alpha, beta) draw, as torch.distributions.Beta samples it."""
+    concentration = torch.stack([alpha, beta], -1)
+    return _DirichletSample.apply(concentration.expand(*sample_shape, *concentration.shape))[..., 0]
+
+
+class _DirichletSample(torch.autograd.Function):
+    """x ~ Dirichlet(c) over the last axis; backward by implicit differentiation of the CDF (Figurnov et al.
+    2018) through torch's `_dirichlet_grad`, projected onto the simplex (sum_i dx_i = 0)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(concentration: Tensor) -> Tensor:
+        return torch._sample_dirichlet(concentration)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(output, inputs[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
+        x, concentration = ctx.saved_tensors
+        total = concentration.sum(-1, keepdim=True).expand_as(concentration)
+        dx_dc = torch._dirichlet_grad(x, concentration, total)
+        return dx_dc * (grad_output - (x * grad_output).sum(-1, keepdim=True))

@@ -175,6 +175,9 @@ class TrainConfig:
     wandb: WandbConfig = field(default_factory=WandbConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     seed: int = 0
+    seeds: list[int] | None = None
+    """Seeds trained together in one process, e.g. [0,1,2,3]: one run directory each, `seed<k>/` under this run's
+    (sac/run/seeds.py); None trains `seed` alone."""
     total_steps: int = 1_000_000
     """Environment steps to train for."""
     device: str = "auto"
@@ -299,6 +302,7 @@ SCHEMAS: dict[str, type] = {
 def register_configs() -> None:
     """Give Hydra every script's schema (`<script>_schema`) and the env group (`env=Hopper`), built
     from the name table in `envs`: a task is a name, so the group holds no files."""
+    OmegaConf.register_new_resolver("seed_name", seed_name, replace=True)  # run directory names (configs/)
     store = ConfigStore.instance()
     for script, schema in SCHEMAS.items():
         store.store(name=f"{script}_schema", node=schema)
@@ -374,6 +378,35 @@ def _seed(key: str, seed: int) -> None:
         raise UserError(f"{key}={seed} is invalid: it must be an integer from 0 to {SEED_MAX}")
 
 
+def _seeds(c: TrainConfig) -> None:
+    """`seeds`: distinct valid seeds, not mixed with `seed`, and a setting the batched update supports."""
+    seeds = list(c.seeds or [])
+    if not seeds:
+        raise UserError("seeds=[] is invalid: give one or more seeds, e.g. seeds=[0,1,2], or leave seeds unset")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise UserError(f"seeds={seeds} repeats seed {repeated[0]}: each seed is one run and trains once")
+    for seed in seeds:
+        _seed("seeds", seed)
+    if c.seed != 0:
+        raise UserError(f"seed={c.seed} together with seeds={seeds}: give one of them (seeds trains every seed listed)")
+    if c.encoder.name != EncoderName.none:
+        raise UserError(
+            f"seeds={seeds} needs encoder=none, not encoder={EncoderName(c.encoder.name).value}: "
+            "the VAE encoder trains one seed per process"
+        )
+
+
+def seed_name(seed: int, seeds: list[int] | None) -> str:
+    """A run's seeds for a directory name: seed3, or seeds0-3 for [0,1,2,3], seeds0_5_9 for [0,5,9]."""
+    if seeds is None:
+        return f"seed{seed}"
+    seeds = list(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds{seeds[0]}-{seeds[-1]}"
+    return "seeds" + "_".join(map(str, seeds))
+
+
 def _widths(key: str, sizes: list[int]) -> None:
     if not sizes or min(sizes) <= 0:
         raise UserError(f"{key}={sizes} is invalid: it needs one or more widths > 0")
@@ -445,6 +478,8 @@ def validate_train(c: TrainConfig) -> None:
     _choice("encoder.latent", e.latent, Latent)
     _choice("wandb.mode", c.wandb.mode, WandbMode)
     _seed("seed", c.seed)
+    if c.seeds is not None:
+        _seeds(c)
     _device_name(c.device)
     if c.cudagraphs and c.encoder.name != EncoderName.none:
         encoder = EncoderName(e.name).value

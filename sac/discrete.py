@@ -66,8 +66,12 @@ class DiscreteSAC:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> int:
         """One action index for one observation (obs_dim,): sampled, or the greedy argmax_a pi(a|s)."""
-        dist = self.actor(torch.as_tensor(obs, device=self.device).unsqueeze(0))
-        return int((dist.mode() if deterministic else dist.sample())[0])
+        return int(self.policy(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic)[0])
+
+    def policy(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """Action indices for observations (B, obs_dim) -> (B,): sampled, or the greedy ones."""
+        dist = self.actor(obs)
+        return dist.mode() if deterministic else dist.sample()
 
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():

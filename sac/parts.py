@@ -35,16 +35,18 @@ class SoftTarget(Generic[M]):
         torch._foreach_lerp_(self._target_params, self._online_params, self.tau)
 
 
-class Temperature:
+class Temperature(nn.Module):
     """alpha = exp(log_alpha), tuned so that the policy's entropy stays near `target_entropy` (Haarnoja et al.
     2018, "SAC: Algorithms and Applications", sec. 5); fixed at `init_alpha` when not learned.
 
     Its optimizer is the actor's (one param group each): their losses touch disjoint parameters, so one backward
-    and one step serve both.
+    and one step serve both. A module with `log_alpha` as its parameter, so that `torch.func.functional_call`
+    can swap it like the networks' weights (batched seeds, sac/run/seeds.py).
     """
 
     def __init__(self, init_alpha: float, target_entropy: float, learn: bool, device: torch.device) -> None:
-        self.log_alpha = torch.tensor(math.log(init_alpha), device=device, requires_grad=learn)
+        super().__init__()
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(init_alpha), device=device), requires_grad=learn)
         self.target_entropy = target_entropy
         self.learn = learn
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.distributions import AffineTransform, Beta, TransformedDistribution
 
+from sac import beta as beta_module
 from sac.agent import SAC
 from sac.batch import Batch
 from sac.beta import EPS, BetaPolicy
@@ -38,7 +39,7 @@ def test_rsample_returns_actions_in_bounds_and_their_log_prob() -> None:
 def test_samples_that_round_onto_a_bound_are_kept_inside(monkeypatch: pytest.MonkeyPatch) -> None:
     # In float32 a Beta sample can round to exactly 0 or 1, where the log-density is infinite.
     dist = BetaPolicy(torch.full((1, 2), 1.5), torch.full((1, 2), 1.5))
-    monkeypatch.setattr(dist.base, "rsample", lambda *_: torch.tensor([[0.0, 1.0]]))
+    monkeypatch.setattr(beta_module, "_implicit_beta_sample", lambda *_: torch.tensor([[0.0, 1.0]]))
     monkeypatch.setattr(dist.base, "sample", lambda *_: torch.tensor([[[0.0, 1.0]]]))
     for action, logp in (dist.rsample(), dist.score_samples(1)):
         assert torch.isfinite(logp).all()
@@ -61,7 +62,7 @@ def test_implicit_gradient_equals_minus_cdf_derivative_over_density(a: float, b:
     alpha = torch.tensor(a, dtype=torch.float64, requires_grad=True)
     beta = torch.tensor(b, dtype=torch.float64, requires_grad=True)
     for _ in range(3):
-        x = Beta(alpha, beta).rsample()
+        x = beta_module._implicit_beta_sample(alpha, beta, ())
         dx_da, dx_db = torch.autograd.grad(x, (alpha, beta))
         xv, h = float(x.detach()), 1e-4
         density = math.exp(float(Beta(alpha, beta).log_prob(x)))
@@ -78,10 +79,30 @@ def test_monte_carlo_mean_gradient_matches_the_closed_form(a: float, b: float) -
     n = 100_000
     alpha = torch.full((n,), a, dtype=torch.float64, requires_grad=True)
     beta = torch.full((n,), b, dtype=torch.float64, requires_grad=True)
-    dx_da, dx_db = torch.autograd.grad(Beta(alpha, beta).rsample().sum(), (alpha, beta))
+    dx_da, dx_db = torch.autograd.grad(beta_module._implicit_beta_sample(alpha, beta, ()).sum(), (alpha, beta))
     for samples, expected in ((dx_da, b / (a + b) ** 2), (dx_db, -a / (a + b) ** 2)):
         se = samples.std() / math.sqrt(n)
         assert abs(float(samples.mean()) - expected) < 5 * float(se), (float(samples.mean()), expected, float(se))
+
+
+def test_the_sampler_is_torchs_beta_sampler_and_vmap_batches_it() -> None:
+    # The same draws and implicit gradients as torch.distributions.Beta.rsample, which vmap cannot batch (its
+    # Dirichlet sampler is an autograd.Function without a vmap rule); batched seeds need vmap (sac/run/seeds.py).
+    alpha = (torch.rand(4, 3, generator=torch.Generator().manual_seed(0)) + 1.1).requires_grad_(True)
+    beta = (torch.rand(4, 3, generator=torch.Generator().manual_seed(1)) + 1.1).requires_grad_(True)
+    weights = torch.arange(1.0, 25.0).view(2, 4, 3)
+    torch.manual_seed(7)
+    ours = beta_module._implicit_beta_sample(alpha, beta, (2,))
+    torch.manual_seed(7)
+    theirs = Beta(alpha, beta).rsample((2,))
+    assert torch.equal(ours, theirs)
+    for g, h in zip(torch.autograd.grad((ours * weights).sum(), (alpha, beta)),
+                    torch.autograd.grad((theirs * weights).sum(), (alpha, beta)), strict=True):  # fmt: skip
+        assert torch.equal(g, h)
+    stacked = torch.stack([alpha, 2 * alpha]).detach().requires_grad_(True)  # (S=2, 4, 3)
+    draws = torch.func.vmap(lambda a: BetaPolicy(a, a).rsample()[0], randomness="different")(stacked)
+    (grad,) = torch.autograd.grad(draws.sum(), stacked)
+    assert draws.shape == (2, 4, 3) and not torch.equal(draws[0], draws[1]) and torch.isfinite(grad).all()
 
 
 @pytest.mark.parametrize("concentration", [1.0, 1.001, 10.0, 1e3, 1e4])

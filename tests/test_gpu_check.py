@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow  # five stages, each in processes of its own: about a minute
+@pytest.mark.slow  # six stages, each in processes of its own: about a minute
 def test_dry_run_runs_every_stage_and_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
@@ -32,10 +32,14 @@ def test_dry_run_runs_every_stage_and_reports_every_figure(tmp_path: Path) -> No
     assert p["exit_codes"] == [0] * p["seeds"]  # SIGTERM: each run saved and closed cleanly
     assert all(x > 0 for x in p["steps_per_sec_each"])
     assert math.isclose(p["aggregate_steps_per_sec"], sum(p["steps_per_sec_each"]))
+    b = r["batched"]["seeds"]
+    assert set(b) == {"1", "2"} and all(x["steps_per_sec"] > 0 for x in b.values())
+    assert b["2"]["per_seed"] == pytest.approx(b["2"]["steps_per_sec"] / 2)
+    assert r["batched"]["processes_beside"]["aggregate_steps_per_sec"] == p["aggregate_steps_per_sec"]
     learn = r["learning"]
     assert learn["exit_code"] == 0 and learn["steps"] > 0 and learn["steps_per_sec_second_half"] > 0
     assert learn["evaluations"] and learn["last_eval_return"] == learn["evaluations"][-1][1]
-    assert set(r["stage_seconds"]) == {"tests", "speed", "parallel", "learning"}
+    assert set(r["stage_seconds"]) == {"tests", "speed", "parallel", "batched", "learning"}
     assert "===== learning [0]: rc 0" in (out / "logs.txt").read_text()
 
 

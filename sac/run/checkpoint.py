@@ -38,8 +38,13 @@ def save_checkpoint(
     state: dict[str, Any],
     meta: dict[str, Any],
     replay_state: dict[str, Tensor] | None,
+    keep_older_replays: bool = False,
 ) -> Path:
-    """Write `checkpoints_dir/step_<step>` atomically, point `latest` at it and return its path."""
+    """Write `checkpoints_dir/step_<step>` atomically, point `latest` at it and return its path.
+
+    The older checkpoints' replay buffers are deleted (one on disk is enough to resume) unless
+    `keep_older_replays`: batched seeds delete them with `drop_older_replays` once every seed has saved, so
+    that a crash between two seeds' saves leaves a step all seeds can resume from."""
     checkpoints_dir.mkdir(parents=True, exist_ok=True)
     final = checkpoints_dir / f"step_{step:09d}"
     tmp = checkpoints_dir / f".tmp-{final.name}"
@@ -65,11 +70,21 @@ def save_checkpoint(
     os.replace(link, checkpoints_dir / "latest")
     _fsync(checkpoints_dir)
 
-    if replay_state is not None:  # one buffer on disk is enough to resume: drop the older ones
-        for old in checkpoints_dir.glob(f"step_*/{REPLAY_FILE}"):
-            if old.parent != final:
-                old.unlink()
+    if replay_state is not None and not keep_older_replays:
+        drop_older_replays(final)
     return final
+
+
+def drop_older_replays(checkpoint: Path) -> None:
+    """Delete the replay buffers of every checkpoint beside `checkpoint` but its own."""
+    for old in checkpoint.parent.glob(f"step_*/{REPLAY_FILE}"):
+        if old.parent != checkpoint:
+            old.unlink()
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step of a checkpoint directory (or of the `latest` link to one), from its name `step_<N>`."""
+    return int(path.resolve().name.removeprefix("step_"))
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Tensor] | None]:

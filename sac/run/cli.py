@@ -22,7 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from envs import EnvError
 from sac.config import UserError, WandbMode, as_dict, register_configs, to_object
-from sac.run.rundir import RunDir, Status
+from sac.run.rundir import RunDir, Status, batch_status
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
@@ -75,12 +75,16 @@ def training_job(schema: type, train: TrainFn) -> Callable[[DictConfig], None]:
             torch.set_num_threads(job_threads(resumed.threads, hydra_cfg))  # the run's own, unless overridden
             train(resumed, run.path, resume=True)
             return
+        seeds = getattr(config, "seeds", None)
+        given_seed = [o for o in hydra_cfg.overrides.task if o.split("=", 1)[0].lstrip("+~") == "seed"]
+        if seeds is not None and given_seed:
+            raise UserError(f"{given_seed[0]} together with seeds={list(seeds)}: give one of them")
         honour_wandb_mode_env(config, hydra_cfg.overrides.task)
         torch.set_num_threads(job_threads(config.threads, hydra_cfg))
         run = RunDir(Path(hydra_cfg.runtime.output_dir))
         if hydra_cfg.mode == RunMode.MULTIRUN and config.wandb.group is None:
             config.wandb.group = sweep_group(hydra_cfg)
-        status = run.status()
+        status = batch_status(run.path, list(seeds)) if seeds is not None else run.status()
         if config.relaunch and status == Status.finished:
             print(f"{run.path}: finished earlier, skipped")
         elif config.relaunch and status == Status.unfinished:

@@ -46,7 +46,10 @@ class Logger:
         job_type: str,
         resume: bool = False,
         wandb_run_id: str | None = None,
+        label: str | None = None,
+        position: int = 0,
     ) -> None:
+        """`label` and `position` tell one of several runs in one process apart on the console (batched seeds)."""
         run.path.mkdir(parents=True, exist_ok=True)
         self.run = run
         self.total_steps = total_steps
@@ -54,7 +57,12 @@ class Logger:
         self._start = time.perf_counter()
         self._latest: dict[str, float] = {}
         self._last_print = 0.0
-        self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True) if sys.stderr.isatty() else None
+        self._label = label
+        self._bar = (
+            tqdm(total=total_steps, unit="step", dynamic_ncols=True, desc=label, position=position)
+            if sys.stderr.isatty()
+            else None
+        )
         self.wandb_run = _init_wandb(wandb_cfg, run.path, config, job_type, wandb_run_id)
         self.wandb_run_id = self.wandb_run.id if self.wandb_run is not None else wandb_run_id
 
@@ -86,7 +94,8 @@ class Logger:
         elif time.perf_counter() - self._last_print > 10.0 or step >= self.total_steps:
             # Not a terminal (CI, a cluster log): one plain line every few seconds instead of a redrawn bar.
             self._last_print = time.perf_counter()
-            print(" | ".join([f"step {step}/{self.total_steps}", *shown]), flush=True)
+            prefix = [self._label] if self._label else []
+            print(" | ".join([*prefix, f"step {step}/{self.total_steps}", *shown]), flush=True)
 
     def close(self, exit_code: int = 0) -> None:
         """Flush every sink; the W&B run is marked finished (exit_code 0) or failed."""
@@ -130,6 +139,7 @@ def _init_wandb(cfg: WandbConfig, run_dir: Path, config: dict[str, Any], job_typ
         mode=mode,
         id=run_id,
         resume="allow" if run_id else None,
+        reinit="create_new",  # batched seeds hold one W&B run per seed in one process
     )
 
 

@@ -23,17 +23,24 @@ class ReplayBuffer:
     the host with the index generator, so sampling never waits on the device.
     """
 
-    def __init__(self, obs_dim: int, act_dim: int, capacity: int, device: torch.device, seed: int = 0) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        capacity: int,
+        device: torch.device,
+        seed: int = 0,
+        storage: dict[str, Tensor] | None = None,
+    ) -> None:
+        """`storage`: the tensors to write rows into, `allocate(...)`'s; batched seeds (sac/run/seeds.py) pass
+        views of one tensor with a leading seed axis, so that S buffers are gathered from in one indexing op."""
         if capacity < 2:
             raise ValueError(f"capacity={capacity}: a replay buffer needs at least 2 rows")
         self.capacity = capacity
         self.device = device
-        # Zeros, not empty: the unused fields of final-state rows are saved in checkpoints, which must
-        # not depend on uninitialised memory.
-        self.obs = torch.zeros(capacity, obs_dim, device=device)
-        self.action = torch.zeros(capacity, act_dim, device=device)
-        self.reward = torch.zeros(capacity, device=device)
-        self.terminated = torch.zeros(capacity, dtype=torch.bool, device=device)
+        storage = storage if storage is not None else allocate(obs_dim, act_dim, capacity, device)
+        self.obs, self.action = storage["obs"], storage["action"]  # (capacity, obs_dim), (capacity, act_dim)
+        self.reward, self.terminated = storage["reward"], storage["terminated"]  # (capacity,) each
         self.has_next = np.zeros(capacity, dtype=bool)  # row i is a transition whose s' is row i + 1
         self.ptr = 0  # the row the next transition goes into
         self.size = 0  # rows written so far, at most capacity
@@ -89,6 +96,10 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         """Uniform batch of transitions with replacement; `generator` (CPU) replaces the buffer's own."""
+        return self.gather(torch.from_numpy(self.sample_rows(batch_size, generator)).to(self.device, non_blocking=True))
+
+    def sample_rows(self, batch_size: int, generator: torch.Generator | None = None) -> np.ndarray:
+        """The rows of a uniform batch of transitions, drawn with replacement on the host: (B,) int64."""
         if self.transitions == 0:
             raise ValueError("cannot sample from a replay buffer that holds no transition")
         generator = generator or self.generator
@@ -97,7 +108,10 @@ class ReplayBuffer:
         # (episode-final states and the newest row); they are ~1/episode_length of the rows.
         while not (valid := self.has_next[idx]).all():
             idx[~valid] = torch.randint(self.size, (int((~valid).sum()),), generator=generator).numpy()
-        rows = torch.from_numpy(idx).to(self.device, non_blocking=True)
+        return idx
+
+    def gather(self, rows: Tensor) -> Batch:
+        """The transitions in `rows` (B,), a device tensor."""
         return Batch(
             obs=self.obs[rows],
             action=self.action[rows],
@@ -133,3 +147,18 @@ class ReplayBuffer:
         self.ptr = int(state["ptr"])
         self.obs_written = bool(state["obs_written"])
         self.generator.set_state(state["rng"].cpu())
+
+
+def allocate(obs_dim: int, act_dim: int, capacity: int, device: torch.device, seeds: int = 0) -> dict[str, Tensor]:
+    """A buffer's row storage, with a leading seed axis of size `seeds` when it is not 0.
+
+    Zeros, not empty: the unused fields of final-state rows are saved in checkpoints, which must not depend on
+    uninitialised memory.
+    """
+    lead = (seeds,) if seeds else ()
+    return {
+        "obs": torch.zeros(*lead, capacity, obs_dim, device=device),
+        "action": torch.zeros(*lead, capacity, act_dim, device=device),
+        "reward": torch.zeros(*lead, capacity, device=device),
+        "terminated": torch.zeros(*lead, capacity, dtype=torch.bool, device=device),
+    }

@@ -195,3 +195,16 @@ class RunDir:
         tmp = self.metrics_path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
         os.replace(tmp, self.metrics_path)
+
+
+def seed_dir(batch_dir: Path, seed: int) -> Path:
+    """The run directory of one seed of a batch of seeds trained in one process (sac/run/seeds.py)."""
+    return batch_dir / f"seed{seed}"
+
+
+def batch_status(batch_dir: Path, seeds: list[int]) -> Status:
+    """A batch of seeds is finished when every seed's run is, new when none has started, else unfinished."""
+    states = [RunDir(seed_dir(batch_dir, s)).status() for s in seeds]
+    if all(s == Status.finished for s in states):
+        return Status.finished
+    return Status.new if all(s == Status.new for s in states) else Status.unfinished

@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, NamedTuple
 
@@ -73,6 +74,19 @@ class Snapshot(NamedTuple):
     parameters: dict[str, list[Tensor]]
 
 
+@dataclass
+class SeedBatch:
+    """How a session differs when it is one of several seeds trained in one process (sac/run/seeds.py): the
+    stop requests all of them share, the checkpoint they all resume from (latest when None), and the seed's
+    label and place on the console. With a label, checkpoints keep the older replay buffers: the loop drops
+    them once every seed has saved (checkpoint.drop_older_replays)."""
+
+    stop: list[int] = field(default_factory=list)
+    resume_from: Path | None = None
+    label: str | None = None
+    position: int = 0
+
+
 class Resumed(NamedTuple):
     step: int
     state: dict[str, Any]
@@ -84,11 +98,19 @@ class Session:
     """One run of a training loop; see the module docstring. `meta` is what every checkpoint records
     about the run: its identity's fields (rundir.Identity), env id, obs_dim, act_dim and the resolved config."""
 
-    def __init__(self, run: RunDir, c: Any, meta: dict[str, Any], resume: bool) -> None:
+    def __init__(
+        self,
+        run: RunDir,
+        c: Any,
+        meta: dict[str, Any],
+        resume: bool,
+        batch: SeedBatch | None = None,
+    ) -> None:
         self.run = run
         self.schedule = Schedule.of(c)
         self.meta = meta
-        self.resumed = self._load(meta) if resume else None
+        self.batch = batch or SeedBatch()
+        self.resumed = self._load(meta, self.batch.resume_from or run.latest) if resume else None
         if self.resumed is None:
             run.create(meta["config"])
         self.start_step = self.resumed.step if self.resumed is not None else 0
@@ -96,10 +118,11 @@ class Session:
         self.finished = False
         """Set by the loop when it has done its last step (not when it stopped early)."""
         self.eval_metrics: dict[str, float] = {}
-        self._stop: list[int] = []
+        self._stop = self.batch.stop
+        self.saved: Path | None = None
+        """The checkpoint the last `checkpoint` call wrote."""
 
-    def _load(self, meta: dict[str, Any]) -> Resumed:
-        path = self.run.latest
+    def _load(self, meta: dict[str, Any], path: Path) -> Resumed:
         if not path.exists():
             raise CheckpointError(f"cannot resume: {path} does not exist (the run saved no checkpoint)")
         state, saved, replay = load_checkpoint(path)
@@ -129,8 +152,9 @@ class Session:
         previous_id = self.run.read_info().get("wandb_run_id") if resumed else None
         identity = Identity.read(self.meta)
         self.logger = Logger(
-            self.run, self.meta["config"], s.wandb, s.total_steps, identity.label, resumed, previous_id
-        )
+            self.run, self.meta["config"], s.wandb, s.total_steps, identity.label, resumed, previous_id,
+            self.batch.label, self.batch.position,
+        )  # fmt: skip
         self.run.write_info(**identity.fields(), wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False)
         self.eval_env = make_env(s.env, seed=s.seed + EVAL_SEED_OFFSET)
         self._previous_handlers = _catch_stop_signals(self._stop.append)
@@ -177,7 +201,10 @@ class Session:
             return
         snap = snapshot()
         self._check_finite(step, {}, snap.parameters)
-        save_checkpoint(self.run.checkpoints, step, snap.state, {**self.meta, "loop": snap.loop}, snap.replay)
+        self.saved = save_checkpoint(
+            self.run.checkpoints, step, snap.state, {**self.meta, "loop": snap.loop}, snap.replay,
+            keep_older_replays=self.batch.label is not None,
+        )  # fmt: skip
 
     def after_step(self, before: int, step: int, policy: Policy, snapshot: Callable[[], Snapshot]) -> bool:
         """The periodic work every loop does after its steps from `before` to `step`: evaluate and checkpoint when
@@ -187,7 +214,8 @@ class Session:
         if not self.stop_requested:
             return False
         self.checkpoint(step, step, snapshot, force=True)
-        print(f"stopped at step {step}: checkpoint saved; continue with resume={self.run.path}")
+        if self.batch.label is None:  # a batch of seeds resumes from its own directory: its loop says so
+            print(f"stopped at step {step}: checkpoint saved; continue with resume={self.run.path}")
         return True
 
     def finish(self) -> dict[str, float]:

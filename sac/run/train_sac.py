@@ -1,54 +1,33 @@
 """The off-policy loop of SAC: collect, update, and the periodic work (log, evaluate, diagnose, checkpoint).
 
-Its mutable state is one `LoopState`, which checkpoints save and restore whole, so a resumed run
-continues exactly where the checkpoint was taken (tests/test_resume.py kills a run and checks).
+Its mutable state is one `LoopState` (offpolicy.py), which checkpoints save and restore whole, so a resumed run
+continues exactly where the checkpoint was taken (tests/test_resume.py kills a run and checks). With `seeds=[...]`
+the seeds train together in one process (seeds.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import Tensor
 
 from envs import env_id
 from envs.make import dims, is_discrete, make_env
-from envs.state import get_env_state, set_env_state
-from sac.agent import SAC
+from envs.state import get_env_state
 from sac.config import (
     TrainConfig,
     as_dict,
-    validate_action_space,
     validate_train,
 )
-from sac.discrete import DiscreteSAC
-from sac.estimators import actor_gradient_diagnostics
-from sac.run.checkpoint import CheckpointError, restore
 from sac.run.device import resolve_device
-from sac.run.registry import build, sac_identity
+from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, env_step, restore_loop
 from sac.run.replay import ReplayBuffer
 from sac.run.rollout import Action
-from sac.run.rundir import Identity, RunDir
-from sac.run.session import Session, Snapshot, Throughput, due, rng_state, set_rng_state
-
-Agent = SAC | DiscreteSAC
-
-
-@dataclass
-class LoopState:
-    """Everything the loop changes between steps."""
-
-    step: int
-    obs: np.ndarray
-    """(obs_dim,) the observation the next action is taken in."""
-    updates_due: float = 0.0
-    """Gradient updates owed under a fractional utd_ratio."""
-    metrics: dict[str, Tensor] = field(default_factory=dict)
-    """The last update's metrics, logged at the next log event."""
+from sac.run.rundir import RunDir
+from sac.run.seeds import train_seeds
+from sac.run.session import Session, Snapshot, Throughput, due, rng_state
 
 
 def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
@@ -56,8 +35,11 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
 
     With `resume`, continue from `run_dir/checkpoints/latest`: networks, optimizers, log_alpha, replay
     buffer, RNG states, loop state and the episode in progress are restored, so on a deterministic
-    device the continuation logs exactly what an uninterrupted run would have.
+    device the continuation logs exactly what an uninterrupted run would have. With `c.seeds`, every seed
+    listed trains in this process (seeds.train_seeds; its metrics keyed `seed<k>/...`).
     """
+    if c.seeds is not None:
+        return train_seeds(c, run_dir, resume)
     validate_train(c)
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
     torch.manual_seed(c.seed)
@@ -75,22 +57,11 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
             "config": as_dict(c),
         }
         session = Session(RunDir(run_dir), c, meta, resume)
-        state = _restore(session, agent, buffer, env, c) if session.resumed else LoopState(0, env.reset()[0])
+        state = restore_loop(session, agent, buffer, env, c) if session.resumed else LoopState(0, env.reset()[0])
         with session:
             return _run(c, session, state, env, agent, buffer)
     finally:
         env.close()
-
-
-def build_agent(
-    c: TrainConfig, obs_dim: int, act_dim: int, discrete: bool, device: torch.device
-) -> tuple[Agent, Identity, int]:
-    """The agent for the env's action space (through the registry), its identity, and the columns a replay row
-    stores for an action: act_dim for a Box, one index for Discrete(act_dim)."""
-    validate_action_space(c, c.env.name, discrete)
-    identity = sac_identity(c, discrete)
-    agent = build(identity, obs_dim, act_dim, c.agent, device, c.encoder, c.compile, c.cudagraphs)
-    return agent, identity, 1 if discrete else act_dim
 
 
 def _run(
@@ -128,15 +99,7 @@ def collect(
 ) -> None:
     """One env step: uniform random actions before learning_starts, the policy's samples after."""
     action = env.action_space.sample() if state.step <= c.learning_starts else agent.act(state.obs)
-    next_obs, reward, terminated, truncated, info = env.step(action)
-    buffer.add(state.obs, action, float(reward), next_obs, terminated, truncated)
-    state.obs = next_obs
-    if terminated or truncated:
-        episode = info["episode"]
-        session.logger.log(
-            state.step, {"train/episode_return": float(episode["r"]), "train/episode_length": int(episode["l"])}
-        )
-        state.obs, _ = env.reset()
+    state.obs = env_step(env, buffer, state.obs, action, state.step, session)
 
 
 def update(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, state: LoopState) -> None:
@@ -147,31 +110,3 @@ def update(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, state: LoopState)
     while state.updates_due >= 1.0:
         state.metrics = agent.update(buffer.sample(c.agent.batch_size))
         state.updates_due -= 1.0
-
-
-def diagnose(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, step: int) -> dict[str, Tensor]:
-    """Both actor-gradient estimators on one replay batch. Their own generator and seed per call:
-    neither the replay sampling stream nor the global RNG moves, so training is the same with or without."""
-    generator = torch.Generator().manual_seed(c.seed + step)
-    obs = buffer.sample(c.agent.batch_size, generator=generator).obs
-    d = c.diagnostics
-    return actor_gradient_diagnostics(agent, obs, d.samples, d.reference_samples, seed=c.seed + step)
-
-
-def _restore(session: Session, agent: Agent, buffer: ReplayBuffer, env: gym.Env, c: TrainConfig) -> LoopState:
-    resumed = session.resumed
-    assert resumed is not None
-    path = session.run.latest
-    if resumed.replay is None:
-        raise CheckpointError(
-            f"checkpoint {path} holds no replay buffer (checkpoint_buffer=false): it cannot be resumed"
-        )
-    restore(agent, resumed.state["agent"], path)
-    restore(buffer, resumed.replay, path)
-    set_rng_state(resumed.state, agent.device)
-    new_episode = set_env_state(env, resumed.loop["env"])
-    obs = resumed.state["obs"].numpy() if new_episode is None else new_episode
-    if new_episode is not None:
-        buffer.end_episode()
-    metrics: dict[str, Any] = resumed.state.get("metrics", {})
-    return LoopState(resumed.step, obs, float(resumed.loop["updates_due"]), metrics)

@@ -1,0 +1,362 @@
+"""S seeds of one setting trained in one process: the seed axis over agents, envs and replay.
+
+    python scripts/train_sac.py env=Hopper seeds=[0,1,2,3]
+
+Each seed writes an ordinary run directory, `seed<k>/` under the batch's own (which holds the batch's
+config.yaml, so `resume=` of it resumes every seed): its config.yaml names its own seed, and its metrics,
+W&B run and checkpoints are those of a single run of that seed, so evaluate.py, the reports and a relaunch
+treat it as one.
+
+Seed k starts as the single run of seed k does: its agent is built right after `torch.manual_seed(seed_k)`
+(the same initial weights), its env and action space are seeded with seed_k (the same warm-up actions and
+episodes), its replay buffer samples from its own generator seeded with seed_k and it evaluates on the same
+start states. From the first update on, the noise of acting and updating comes from one global generator
+for all seeds (vmap's randomness="different": each seed its own draws), so seed k continues as a draw from
+the single run's distribution, not as the single run's draw.
+
+The update (`SeedAxis`): every weight, Adam moment and log_alpha is stacked along a leading seed axis (S, ...);
+the agent's own loss methods run on one seed's slice through `torch.func.functional_call`, vectorised over the
+seeds with `torch.func.vmap`; each loss is the sum over seeds of that seed's mean, so each seed's gradient is its
+own; Adam is elementwise, so one fused Adam over the stacks takes S Adam steps; one Polyak lerp updates every
+target. With cudagraphs=true the whole batched update is one CUDA graph (speed.CudaGraphUpdate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from envs import env_id
+from envs.make import dims, is_discrete, make_env
+from envs.state import get_env_state
+from sac.agent import actor_and_temperature_loss, gradient_step
+from sac.batch import Batch
+from sac.config import TrainConfig, as_dict, validate_train
+from sac.run.checkpoint import CheckpointError, checkpoint_step, drop_older_replays
+from sac.run.device import resolve_device
+from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, env_step, restore_loop
+from sac.run.replay import ReplayBuffer, allocate
+from sac.run.rundir import RunDir, seed_dir
+from sac.run.session import SeedBatch, Session, Snapshot, Throughput, due, rng_state
+from sac.speed import CudaGraphUpdate, adam, compile_losses
+
+
+class _Parts(nn.Module):
+    """One agent's trained parts as one module, so that `functional_call` can run the agent's own methods on
+    any seed's parameters: `forward(kind, ...)` is its critic loss, its actor-and-temperature loss, or acting."""
+
+    def __init__(self, agent: Agent) -> None:
+        super().__init__()
+        self.agent = [agent]  # in a list: not a submodule of its own (its parts are registered below)
+        self.actor = agent.actor
+        self.critic = agent.critic
+        self.critic_target = agent.critic_target.net
+        self.temperature = agent.temperature
+
+    def forward(self, kind: str, *args: Any) -> Any:
+        agent = self.agent[0]
+        if kind == "critic":
+            return agent.critic_loss(args[0])
+        if kind == "actor":
+            loss_pi, logp, metrics = agent.actor_loss(args[0])
+            loss, temperature_metrics = actor_and_temperature_loss(agent, loss_pi, logp)
+            return loss, metrics | temperature_metrics
+        obs, deterministic = args
+        return agent.policy(obs, deterministic)
+
+
+class SeedAxis:
+    """S agents of one config as one batched agent: parameters (S, ...) in `params`, by the names of `_Parts`.
+
+    `agents` are the single-seed agents the batch was built from; they hold nothing between calls but are
+    where a seed's slice goes to be saved (`export`) or comes from when resumed (`load_agents`), so a seed's
+    checkpoint is exactly a single run's. `update(batch)` takes a batch with a leading seed axis (S, B, ...)
+    and returns its metrics as (S,) device tensors.
+    """
+
+    def __init__(self, agents: list[Agent], compile: bool = False, cudagraphs: bool = False) -> None:
+        self.agents = agents
+        self.parts = _Parts(agents[0])
+        self.tau = agents[0].cfg.tau
+        names = {id(p): name for name, p in self.parts.named_parameters()}
+        per_seed = [dict(_Parts(a).named_parameters()) for a in agents]
+        self.params = {
+            name: torch.stack([ps[name].detach() for ps in per_seed]).requires_grad_(p.requires_grad)
+            for name, p in self.parts.named_parameters()
+        }
+
+        def mirror(optim: torch.optim.Optimizer) -> torch.optim.Adam:
+            """Adam over the stacks, with the single agent's parameter groups in the single agent's order."""
+            groups = [
+                {"params": [self.params[names[id(p)]] for p in g["params"]], "lr": g["lr"]} for g in optim.param_groups
+            ]
+            return adam(groups, groups[0]["lr"], capturable=cudagraphs)
+
+        self.actor_optim = mirror(agents[0].actor_optim)
+        self.critic_optim = mirror(agents[0].critic_optim)
+        self._targets = [p for name, p in self.params.items() if name.startswith("critic_target.")]
+        self._critics = [self.params["critic." + name.removeprefix("critic_target.")] for name in self.params
+                         if name.startswith("critic_target.")]  # fmt: skip
+        self.updates = agents[0].updates
+        critic = vmap(self._critic, randomness="different")
+        actor = vmap(self._actor, randomness="different")
+        self._critic_losses = compile_losses(critic) if compile else critic
+        self._actor_losses = compile_losses(actor) if compile else actor
+        self._act = vmap(self._act_one, in_dims=(0, 0, None), randomness="different")
+        self._update = CudaGraphUpdate(self._device_update) if cudagraphs else self._device_update
+
+    @property
+    def seeds(self) -> int:
+        return len(self.agents)
+
+    def _critic(self, params: dict[str, Tensor], batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        return functional_call(self.parts, params, ("critic", batch))
+
+    def _actor(self, params: dict[str, Tensor], obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return functional_call(self.parts, params, ("actor", obs))
+
+    def _act_one(self, params: dict[str, Tensor], obs: Tensor, deterministic: bool) -> Tensor:
+        return functional_call(self.parts, params, ("act", obs.unsqueeze(0), deterministic))[0]
+
+    def update(self, batch: Batch) -> dict[str, Tensor]:
+        """One gradient step of every seed on its own slice of `batch` (S, B, ...); metrics (S,) each."""
+        metrics = self._update(batch)
+        self.updates += 1
+        return metrics
+
+    def _device_update(self, batch: Batch) -> dict[str, Tensor]:
+        loss_q, metrics = self._critic_losses(self.params, batch)  # (S,): each seed's mean over its batch
+        gradient_step(self.critic_optim, loss_q.sum())
+        loss_pi, actor_metrics = self._actor_losses(self.params, batch.obs)
+        gradient_step(self.actor_optim, loss_pi.sum())
+        with torch.no_grad():
+            torch._foreach_lerp_(self._targets, self._critics, self.tau)
+        return {key: value.detach() for key, value in (metrics | actor_metrics).items()}
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """One action per seed: obs (S, obs_dim) -> (S, act_dim), or (S,) action indices."""
+        return self._act(self.params, obs, deterministic)
+
+    @torch.no_grad()
+    def act_seed(self, k: int, obs: np.ndarray, deterministic: bool = True) -> Any:
+        """Seed k's action for one observation (obs_dim,), as its single agent's `act` returns it."""
+        params = {name: p[k] for name, p in self.params.items()}
+        device = self.agents[k].device
+        action = functional_call(self.parts, params, ("act", torch.as_tensor(obs, device=device)[None], deterministic))
+        return action[0].cpu().numpy() if action.dim() > 1 else int(action[0])
+
+    @torch.no_grad()
+    def export(self, k: int) -> Agent:
+        """Seed k's slice copied into its single agent (weights, targets, log_alpha, Adam moments, update count)."""
+        agent = self.agents[k]
+        for name, p in _Parts(agent).named_parameters():
+            p.copy_(self.params[name][k])
+        for mine, theirs in ((self.actor_optim, agent.actor_optim), (self.critic_optim, agent.critic_optim)):
+            state = mine.state_dict()
+            moments = {i: {key: v[k] if key.startswith("exp_avg") else v for key, v in s.items()}
+                       for i, s in state["state"].items()}  # fmt: skip
+            theirs.load_state_dict({"state": moments, "param_groups": theirs.state_dict()["param_groups"]})
+        agent.updates = self.updates
+        return agent
+
+    @torch.no_grad()
+    def load_agents(self) -> None:
+        """Stack the single agents' states into the batch (after each loaded its seed's checkpoint)."""
+        per_seed = [dict(_Parts(a).named_parameters()) for a in self.agents]
+        for name, stacked in self.params.items():
+            stacked.copy_(torch.stack([ps[name] for ps in per_seed]))
+        for mine, attr in ((self.actor_optim, "actor_optim"), (self.critic_optim, "critic_optim")):
+            states = [getattr(a, attr).state_dict()["state"] for a in self.agents]
+            if states[0]:
+                moments = {i: {key: torch.stack([s[i][key] for s in states]) if key.startswith("exp_avg") else v
+                               for key, v in first.items()} for i, first in states[0].items()}  # fmt: skip
+                mine.load_state_dict({"state": moments, "param_groups": mine.state_dict()["param_groups"]})
+        self.updates = self.agents[0].updates
+
+
+class SeedReplay:
+    """S replay buffers in tensors with a leading seed axis: each seed's `ReplayBuffer` writes its own slice and
+    draws its own rows from its own generator; `sample` gathers all seeds' batches in one indexing op."""
+
+    def __init__(self, seeds: list[int], obs_dim: int, act_columns: int, capacity: int, device: torch.device) -> None:
+        self.storage = allocate(obs_dim, act_columns, capacity, device, seeds=len(seeds))
+        self.buffers = [
+            ReplayBuffer(
+                obs_dim, act_columns, capacity, device, seed=seed, storage={n: t[k] for n, t in self.storage.items()}
+            )
+            for k, seed in enumerate(seeds)
+        ]
+        self.capacity = capacity
+        self.device = device
+        self._seed_index = torch.arange(len(seeds), device=device)[:, None]  # (S, 1)
+
+    def sample(self, batch_size: int) -> Batch:
+        """Each seed's uniform batch: fields (S, B, ...), seed k's rows drawn as its buffer's `sample` draws them."""
+        rows = np.stack([b.sample_rows(batch_size) for b in self.buffers])  # (S, B)
+        r = torch.from_numpy(rows).to(self.device, non_blocking=True)
+        s, st = self._seed_index, self.storage
+        return Batch(
+            obs=st["obs"][s, r],
+            action=st["action"][s, r],
+            reward=st["reward"][s, r],
+            next_obs=st["obs"][s, (r + 1) % self.capacity],
+            terminated=st["terminated"][s, r].float(),
+        )
+
+
+def train_seeds(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
+    """Train every seed of `c.seeds` in this process, seed k into `run_dir/seed<k>`; returns each seed's last
+    eval metrics as `seed<k>/<metric>`. With `resume`, continue every seed from the newest step all of them
+    saved, so the continuation logs exactly what an uninterrupted batch would have (on a deterministic device)."""
+    validate_train(c)
+    seeds = list(c.seeds or [])
+    device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
+    configs = [dataclasses.replace(c, seed=s, seeds=None, resume=None) for s in seeds]
+    envs: list[Any] = []
+    try:
+        agents: list[Agent] = []
+        for ck in configs:
+            torch.manual_seed(ck.seed)  # before anything else draws: seed k's initial weights are the single run's
+            envs.append(make_env(c.env, seed=ck.seed))
+            obs_dim, act_dim = dims(envs[-1].observation_space, envs[-1].action_space)
+            single = dataclasses.replace(ck, compile=False, cudagraphs=False)
+            agent, identity, action_columns = build_agent(
+                single, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
+            )
+            agents.append(agent)
+        replay = SeedReplay(seeds, obs_dim, action_columns, min(c.buffer_size, 2 * c.total_steps), device)
+
+        if not resume:
+            RunDir(run_dir).create(as_dict(c))
+        if c.wandb.group is None:
+            c.wandb.group = run_dir.name  # the seeds of one batch side by side in W&B
+        runs = [RunDir(seed_dir(run_dir, s)) for s in seeds]
+        resume_from = _common_checkpoint(runs) if resume else None
+        stop: list[int] = []  # one stop request (SIGINT / SIGTERM) stops every seed
+        sessions = []
+        for k, (ck, run) in enumerate(zip(configs, runs, strict=True)):
+            meta = {**identity.fields(), "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim,
+                    "config": as_dict(ck)}  # fmt: skip
+            checkpoint = run.checkpoints / f"step_{resume_from:09d}" if resume_from is not None else None
+            sessions.append(Session(run, ck, meta, resume, SeedBatch(stop, checkpoint, f"seed {ck.seed}", k)))
+        states = [
+            restore_loop(s, a, b, e, ck) if s.resumed else LoopState(0, e.reset()[0])
+            for s, a, b, e, ck in zip(sessions, agents, replay.buffers, envs, configs, strict=True)
+        ]
+        axis = SeedAxis(agents, c.compile, c.cudagraphs)
+        if resume:
+            axis.load_agents()
+        with ExitStack() as stack:
+            for session in sessions:
+                stack.enter_context(session)
+            return _run(c, configs, sessions, states, envs, axis, replay, run_dir)
+    finally:
+        for env in envs:
+            env.close()
+
+
+def _common_checkpoint(runs: list[RunDir]) -> int:
+    """The newest step every seed saved: the seeds' latest checkpoints differ only if a crash fell between two
+    seeds' saves, and the older step keeps its replay buffer until all have saved (checkpoint.drop_older_replays)."""
+    missing = [run.path for run in runs if not run.latest.exists()]
+    if missing:
+        raise CheckpointError(f"cannot resume: {missing[0]} holds no checkpoint (the batch saved none)")
+    return min(checkpoint_step(run.latest) for run in runs)
+
+
+def _run(
+    c: TrainConfig,
+    configs: list[TrainConfig],
+    sessions: list[Session],
+    states: list[LoopState],
+    envs: list[Any],
+    axis: SeedAxis,
+    replay: SeedReplay,
+    run_dir: Path,
+) -> dict[str, float]:
+    step, updates_due = states[0].step, states[0].updates_due
+    obs = [s.obs for s in states]
+    device = axis.agents[0].device
+    metrics: dict[str, Tensor] = _stack_metrics([s.metrics for s in states])
+    throughput = Throughput(step)
+    seeds = range(len(sessions))
+
+    def policy(k: int) -> Callable[[np.ndarray], Any]:
+        return lambda o: axis.act_seed(k, o)
+
+    def snapshot(k: int) -> Callable[[], Snapshot]:
+        def take() -> Snapshot:
+            agent = axis.export(k)
+            tensors = {"agent": agent.state_dict(), **rng_state(device), "obs": torch.as_tensor(obs[k]),
+                       "metrics": {key: v[k] for key, v in metrics.items()}}  # fmt: skip
+            loop = {"updates_due": updates_due, "env": get_env_state(envs[k])}
+            buffer = replay.buffers[k].state_dict() if c.checkpoint_buffer else None
+            return Snapshot(tensors, loop, buffer, agent.parameter_groups())
+
+        return take
+
+    while step < c.total_steps:
+        before, step = step, step + 1
+        if step <= c.learning_starts:
+            actions: list[Any] = [env.action_space.sample() for env in envs]
+        else:
+            acted = axis.act(torch.as_tensor(np.stack(obs), device=device)).cpu().numpy()
+            actions = [int(a) for a in acted] if acted.ndim == 1 else list(acted)
+        for k in seeds:
+            obs[k] = env_step(envs[k], replay.buffers[k], obs[k], actions[k], step, sessions[k])
+        if step >= c.learning_starts:
+            updates_due += c.utd_ratio
+            while updates_due >= 1.0:
+                metrics = axis.update(replay.sample(c.agent.batch_size))
+                updates_due -= 1.0
+        if due(c.log_every, before, step):
+            rate = throughput.rate(step)
+            per_seed = _per_seed(metrics, len(sessions))
+            for k in seeds:
+                sessions[k].log(step, {**per_seed[k], "perf/steps_per_sec": rate})
+        with throughput.paused():
+            if due(c.diagnostics.grad_variance_every, before, step) and step >= c.learning_starts:
+                for k in seeds:
+                    sessions[k].logger.log(step, diagnose(configs[k], axis.export(k), replay.buffers[k], step))
+            stop = [sessions[k].after_step(before, step, policy(k), snapshot(k)) for k in seeds]
+            saved = [s.saved for s in sessions]
+            if all(path is not None and path.name == f"step_{step:09d}" for path in saved):
+                for path in saved:  # every seed has saved this step: the older buffers are not needed
+                    assert path is not None
+                    drop_older_replays(path)
+            if any(stop):
+                print(f"stopped at step {step}: checkpoints saved; continue with resume={run_dir}")
+                return _results(configs, sessions)
+    for session in sessions:
+        session.finish()
+    return _results(configs, sessions)
+
+
+def _stack_metrics(per_seed: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Each seed's metrics (a resumed checkpoint's) as one (S,) tensor per key."""
+    if not per_seed[0]:
+        return {}
+    return {key: torch.stack([torch.as_tensor(m[key]) for m in per_seed]) for key in per_seed[0]}
+
+
+def _per_seed(metrics: dict[str, Tensor], seeds: int) -> list[dict[str, float]]:
+    """(S,) device tensors -> one dict of floats per seed, in one transfer to the host."""
+    if not metrics:
+        return [{} for _ in range(seeds)]
+    values = torch.stack([v.float() for v in metrics.values()]).T.tolist()  # (S, metrics)
+    return [dict(zip(metrics, row, strict=True)) for row in values]
+
+
+def _results(configs: list[TrainConfig], sessions: list[Session]) -> dict[str, float]:
+    return {
+        f"seed{ck.seed}/{key}": v for ck, s in zip(configs, sessions, strict=True) for key, v in s.eval_metrics.items()
+    }
