@@ -38,7 +38,7 @@ import torch
 from envs import env_id
 from envs.make import make_env
 from sac.agent import SAC
-from sac.config import AgentConfig, EncoderConfig, EnvConfig, TrainConfig, WandbConfig
+from sac.config import AgentConfig, EncoderConfig, EnvConfig, SeedsMode, TrainConfig, WandbConfig
 from sac.run.replay import ReplayBuffer
 from sac.run.rundir import RunDir
 from sac.run.train_sac import train
@@ -57,8 +57,8 @@ def ours(
 ) -> float:
     """Steps/s of `sac.run.train_sac.train` over `steps` steps, each with one update, timed between two log events:
     after `warmup` random-action steps and then `update_warmup` steps with updates (compile, CUDA-graph
-    capture and allocator warm-up happen there, untimed). With `seeds` S > 0, S seeds in one process
-    (`seeds=[0,...,S-1]`): env steps/s of all seeds together, S per step of the loop."""
+    capture and allocator warm-up happen there, untimed). With `seeds` S > 0, S seeds as one batched model in one
+    process (`seeds=[0,...,S-1] seeds_mode=batched`): env steps/s of all seeds together, S per step of the loop."""
     start = warmup + update_warmup
     with tempfile.TemporaryDirectory() as tmp:
         c = TrainConfig(
@@ -78,6 +78,7 @@ def ours(
             checkpoint_every=start + steps,
             checkpoint_buffer=False,
             seeds=list(range(seeds)) if seeds else None,
+            seeds_mode=SeedsMode.batched,
         )
         train(c, Path(tmp))
         records = RunDir(Path(tmp) / "seed0" if seeds else Path(tmp)).records()
@@ -158,17 +159,17 @@ def in_processes(call: str, processes: int, threads: int) -> float | str:
 
 
 def seeds_side_by_side(args: argparse.Namespace) -> None:
-    """S seeds: this package's S seeds in one process with all `--threads`, beside S processes of this package, SB3
-    and SBX sharing the same threads; env steps/s of all seeds together."""
+    """S seeds: this package's S seeds as one batched model in one process with all `--threads`, beside S processes
+    of this package (what `seeds=` runs on a CPU), SB3 and SBX sharing the same threads; env steps/s of all seeds."""
     n, threads = args.seeds, max(1, args.threads // args.seeds)
     common = f"{args.env!r}, {args.warmup}, {args.steps}"
     print(f"{env_id(args.env)}, {n} seeds, {args.steps} timed steps each after {args.warmup} warm-up, "
           f"{args.threads} torch threads in all")  # fmt: skip
     results: dict[str, float | str] = {
-        f"this package, {n} seeds in 1 process": ours(
+        f"this package, {n} seeds batched, 1 process": ours(
             args.env, args.warmup, args.steps, device=args.device, update_warmup=args.update_warmup, seeds=n
         ),
-        f"this package, {n} processes": in_processes(
+        f"this package, {n} processes (seeds_mode=processes)": in_processes(
             f"ours({common}, device={args.device!r}, update_warmup={args.update_warmup})", n, threads
         ),
     }
@@ -183,10 +184,11 @@ def seeds_side_by_side(args: argparse.Namespace) -> None:
             else 'not installed: pip install -e ".[bench]"'
         )
     for name, rate in results.items():
-        print(f"  {name:<40} {rate:8.1f} steps/s in all" if isinstance(rate, float) else f"  {name:<40} {rate}")
-    batched, separate = results[f"this package, {n} seeds in 1 process"], results[f"this package, {n} processes"]
+        print(f"  {name:<48} {rate:8.1f} steps/s in all" if isinstance(rate, float) else f"  {name:<48} {rate}")
+    batched = results[f"this package, {n} seeds batched, 1 process"]
+    separate = results[f"this package, {n} processes (seeds_mode=processes)"]
     if isinstance(batched, float) and isinstance(separate, float):
-        print(f"  {f'ratio (1 process / {n} processes)':<40} {batched / separate:8.2f}x")
+        print(f"  {f'ratio (batched / {n} processes)':<48} {batched / separate:8.2f}x")
 
 
 def sbx_in_own_process(env: str, warmup: int, update_warmup: int, steps: int, cores: int) -> float | str:

@@ -66,6 +66,12 @@ class Latent(str, Enum):
     sample = "sample"
 
 
+class SeedsMode(str, Enum):
+    auto = "auto"
+    batched = "batched"
+    processes = "processes"
+
+
 @dataclass
 class EnvConfig:
     name: str = MISSING
@@ -178,6 +184,10 @@ class TrainConfig:
     seeds: list[int] | None = None
     """Seeds trained together in one process, e.g. [0,1,2,3]: one run directory each, `seed<k>/` under this run's
     (sac/run/seeds.py); None trains `seed` alone."""
+    seeds_mode: SeedsMode = SeedsMode.auto
+    """How `seeds` train: batched (one model with a seed axis, one process: what pays on a GPU) | processes (a
+    single run per seed, `threads` processes at a time: what pays on a CPU, docs/seeds.md) | auto (batched on
+    CUDA, processes on a CPU)."""
     total_steps: int = 1_000_000
     """Environment steps to train for."""
     device: str = "auto"
@@ -390,10 +400,10 @@ def _seeds(c: TrainConfig) -> None:
         _seed("seeds", seed)
     if c.seed != 0:
         raise UserError(f"seed={c.seed} together with seeds={seeds}: give one of them (seeds trains every seed listed)")
-    if c.encoder.name != EncoderName.none:
+    if c.encoder.name != EncoderName.none and c.seeds_mode != SeedsMode.processes:
         raise UserError(
-            f"seeds={seeds} needs encoder=none, not encoder={EncoderName(c.encoder.name).value}: "
-            "the VAE encoder trains one seed per process"
+            f"seeds={seeds} with encoder={EncoderName(c.encoder.name).value} needs seeds_mode=processes: "
+            "the batched model does not hold the VAE encoder"
         )
 
 
@@ -476,6 +486,7 @@ def validate_train(c: TrainConfig) -> None:
     _choice("agent.policy", a.policy, PolicyName)
     _choice("encoder.name", e.name, EncoderName)
     _choice("encoder.latent", e.latent, Latent)
+    _choice("seeds_mode", c.seeds_mode, SeedsMode)
     _choice("wandb.mode", c.wandb.mode, WandbMode)
     _seed("seed", c.seed)
     if c.seeds is not None:

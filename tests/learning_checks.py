@@ -80,6 +80,7 @@ def pendulum_sac_batched(batch: int) -> Statistics:
         wandb=WandbConfig(mode="disabled"),
         device="cpu",
         seeds=seeds,
+        seeds_mode="batched",  # type: ignore[arg-type]
         total_steps=steps,
         learning_starts=1_000,
         eval_every=steps,

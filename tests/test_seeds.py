@@ -166,7 +166,7 @@ def test_seed_replay_samples_each_seed_as_its_own_buffer_would() -> None:
 
 
 PENDULUM = ["env=Pendulum", "agent.hidden_sizes=[32,32]", "agent.batch_size=32", "eval_episodes=2",
-            "log_every=100", "wandb.mode=disabled", "threads=1"]  # fmt: skip
+            "log_every=100", "wandb.mode=disabled", "threads=1", "seeds_mode=batched"]  # fmt: skip
 
 
 def test_seed_k_of_a_batch_starts_as_the_single_run_of_seed_k(tmp_path: Path) -> None:
@@ -190,6 +190,7 @@ def test_seed_k_of_a_batch_starts_as_the_single_run_of_seed_k(tmp_path: Path) ->
     assert clock(meta_b["loop"]["env"]["layers"]) == clock(meta_s["loop"]["env"]["layers"])  # the env's own state
 
 
+@pytest.mark.slow  # two batches and a resumption, in processes of their own: the full suite's
 def test_a_killed_batch_resumes_exactly_and_each_seed_evaluates(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     argv = [*PENDULUM, "seeds=[0,2]", "total_steps=800", "learning_starts=200", "eval_every=200",
@@ -224,3 +225,17 @@ def test_a_killed_batch_resumes_exactly_and_each_seed_evaluates(tmp_path: Path) 
         assert code == 0, err
         logged = [r for r in records(run) if "eval/return_mean" in r][-1]["eval/return_mean"]
         assert json.loads(out.read_text())["return_mean"] == pytest.approx(logged)
+
+
+@pytest.mark.slow  # four runs, two in processes of their own: the full suite's
+def test_on_a_cpu_each_seed_runs_as_its_own_single_run_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """seeds_mode=auto on a CPU is seeds_mode=processes: seed k's directory holds exactly the single run of seed k."""
+    argv = [*PENDULUM[:-1], "total_steps=600", "learning_starts=200", "eval_every=300", "checkpoint_every=300"]
+    code, _, err = run_entry_point("train_sac", [*argv, "seeds=[1,4]", "threads=2", f"hydra.run.dir={tmp_path / 'b'}"])
+    assert code == 0, err
+    for seed in (1, 4):
+        code, _, err = run_entry_point("train_sac", [*argv, f"seed={seed}", f"hydra.run.dir={tmp_path / str(seed)}"])
+        assert code == 0, err
+        assert records(tmp_path / "b" / f"seed{seed}") == records(tmp_path / str(seed))
+        state_b = (tmp_path / "b" / f"seed{seed}" / "checkpoints" / "latest" / "state.safetensors").read_bytes()
+        assert state_b == (tmp_path / str(seed) / "checkpoints" / "latest" / "state.safetensors").read_bytes()

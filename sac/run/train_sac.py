@@ -7,7 +7,17 @@ the seeds train together in one process (seeds.py).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import dataclasses
+import multiprocessing
+import os
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +27,7 @@ from envs import env_id
 from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state
 from sac.config import (
+    SeedsMode,
     TrainConfig,
     as_dict,
     validate_train,
@@ -25,7 +36,7 @@ from sac.run.device import resolve_device
 from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, env_step, restore_loop
 from sac.run.replay import ReplayBuffer
 from sac.run.rollout import Action
-from sac.run.rundir import RunDir
+from sac.run.rundir import RunDir, seed_dir
 from sac.run.seeds import train_seeds
 from sac.run.session import Session, Snapshot, Throughput, due, rng_state
 
@@ -39,7 +50,11 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     listed trains in this process (seeds.train_seeds; its metrics keyed `seed<k>/...`).
     """
     if c.seeds is not None:
-        return train_seeds(c, run_dir, resume)
+        validate_train(c)
+        device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
+        if c.seeds_mode == SeedsMode.batched or (c.seeds_mode == SeedsMode.auto and device.type == "cuda"):
+            return train_seeds(c, run_dir, resume)
+        return train_seed_processes(c, run_dir, resume)
     validate_train(c)
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
     torch.manual_seed(c.seed)
@@ -110,3 +125,74 @@ def update(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, state: LoopState)
     while state.updates_due >= 1.0:
         state.metrics = agent.update(buffer.sample(c.agent.batch_size))
         state.updates_due -= 1.0
+
+
+def train_seed_processes(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
+    """`seeds_mode=processes` (and `auto` on a CPU): each seed of `c.seeds` as the single run of that seed, in
+    `run_dir/seed<k>`, in processes of their own, as many at a time as `threads` (0: the cores), sharing the cores.
+
+    On a CPU one model of S seeds is slower than S processes (docs/seeds.md measures both): the CPU is at its
+    matmul capacity either way and one process cannot keep its cores as busy. SIGINT / SIGTERM reach every seed,
+    each saves a checkpoint; `resume=run_dir` resumes the seeds that saved one and starts the others.
+    Returns each seed's last eval metrics as `seed<k>/<metric>`.
+    """
+    seeds = list(c.seeds or [])
+    if not resume:
+        RunDir(run_dir).create(as_dict(c))
+    cores = c.threads or len(os.sched_getaffinity(0))
+    workers = min(len(seeds), cores)
+    group = c.wandb.group or run_dir.name  # the seeds of one batch side by side in W&B
+    jobs = []
+    for seed in seeds:
+        path = seed_dir(run_dir, seed)
+        wandb = dataclasses.replace(c.wandb, group=group)
+        config = dataclasses.replace(
+            c, seed=seed, seeds=None, resume=None, threads=max(1, cores // workers), wandb=wandb
+        )
+        jobs.append((config, path, resume and RunDir(path).latest.exists()))
+    stop: list[int] = []
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+    ) as pool:
+        previous = _forward_stop_signals(stop)
+        try:
+            futures = [pool.submit(_train_one, *job) for job in jobs]
+            results: dict[str, float] = {}
+            for (config, _, _), future in zip(jobs, futures, strict=True):
+                if stop:
+                    future.cancel()
+                if not future.cancelled():
+                    results |= {f"seed{config.seed}/{k}": v for k, v in future.result().items()}
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    if stop:
+        print(f"stopped: every running seed saved a checkpoint; continue with resume={run_dir}")
+    return results
+
+
+def _train_one(c: TrainConfig, run_dir: Path, resume: bool) -> dict[str, float]:
+    torch.set_num_threads(c.threads)
+    return train(c, run_dir, resume)
+
+
+def _die_with_parent() -> None:
+    """A seed's process ends with the process that started it (Linux; elsewhere nothing changes): a killed batch
+    must not leave its seeds writing into the run directories a resumed batch writes into."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _forward_stop_signals(stop: list[int]) -> dict[int, Any]:
+    """SIGINT / SIGTERM to this process reach every seed's process (each then saves a checkpoint and returns) and
+    stop the seeds not yet started; returns the handlers to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, _: FrameType | None) -> None:
+        stop.append(signum)
+        for child in multiprocessing.active_children():
+            if child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
