@@ -147,21 +147,30 @@ def test_export_then_load_agents_round_trips_every_seed() -> None:
             assert all(torch.equal(a[key].cpu(), b[key].cpu()) for key in a)
 
 
-def test_seed_replay_samples_each_seed_as_its_own_buffer_would() -> None:
-    seeds = [7, 8]
-    replay = SeedReplay(seeds, OBS, ACT, 50, torch.device("cpu"))
-    singles = [ReplayBuffer(OBS, ACT, 50, torch.device("cpu"), seed=s) for s in seeds]
+@pytest.mark.parametrize("discrete", [False, True])
+def test_seed_replay_stores_and_samples_each_seed_as_its_own_buffer_would(discrete: bool) -> None:
+    seeds, cols = [7, 8], 1 if discrete else ACT
+    replay = SeedReplay(seeds, OBS, cols, 50, torch.device("cpu"))
+    singles = [ReplayBuffer(OBS, cols, 50, torch.device("cpu"), seed=s) for s in seeds]
     rng = np.random.default_rng(0)
-    for k in range(2):
-        for t in range(30 + 5 * k):
-            obs, nxt = rng.normal(size=OBS), rng.normal(size=OBS)
-            args = (obs, rng.uniform(-1, 1, ACT), float(rng.normal()), nxt, t % 11 == 10, t % 13 == 12)
-            replay.buffers[k].add(*args)
-            singles[k].add(*args)
+    obs = rng.normal(size=(2, OBS)).astype(np.float32)
+    for t in range(70):  # past the capacity: rows wrap around
+        nxt = rng.normal(size=(2, OBS)).astype(np.float32)
+        actions = rng.integers(0, 3, 2) if discrete else rng.uniform(-1, 1, (2, ACT)).astype(np.float32)
+        rewards, terminated = rng.normal(size=2), np.array([t % 11 == 10, t % 7 == 6])
+        truncated = np.array([t % 13 == 12, False])
+        replay.add(obs, actions, rewards, nxt, terminated, truncated)
+        for k in range(2):
+            singles[k].add(obs[k], actions[k], float(rewards[k]), nxt[k], bool(terminated[k]), bool(truncated[k]))
+        done = terminated | truncated
+        obs = np.where(done[:, None], rng.normal(size=(2, OBS)).astype(np.float32), nxt)
+    for k, single in enumerate(singles):
+        mine = replay.buffers[k].state_dict()
+        for key, value in single.state_dict().items():
+            assert torch.equal(mine[key], value), (k, key)
     batch = replay.sample(32)
     for k, single in enumerate(singles):
-        expected = single.sample(32)
-        for name, got, want in zip(Batch._fields, batch, expected, strict=True):
+        for name, got, want in zip(Batch._fields, batch, single.sample(32), strict=True):
             assert torch.equal(got[k], want), name
 
 

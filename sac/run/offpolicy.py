@@ -59,12 +59,15 @@ def env_step(
     next_obs, reward, terminated, truncated, info = env.step(action)
     buffer.add(obs, action, float(reward), next_obs, terminated, truncated)
     if terminated or truncated:
-        episode = info["episode"]
-        session.logger.log(
-            step, {"train/episode_return": float(episode["r"]), "train/episode_length": int(episode["l"])}
-        )
+        episode_end(session, step, info)
         next_obs, _ = env.reset()
     return next_obs
+
+
+def episode_end(session: Session, step: int, info: dict[str, Any]) -> None:
+    """Log the episode that ended at `step` (the env's episode statistics)."""
+    episode = info["episode"]
+    session.logger.log(step, {"train/episode_return": float(episode["r"]), "train/episode_length": int(episode["l"])})
 
 
 def diagnose(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, step: int) -> dict[str, Tensor]:

@@ -69,20 +69,27 @@ class ReplayBuffer:
         truncated: bool,
     ) -> None:
         """Store one transition. `obs` must be the previous call's `next_obs`, unless that call ended an episode."""
-        i, j = self.ptr, (self.ptr + 1) % self.capacity
-        if not self.obs_written:
+        i, j, write_obs = self.advance(terminated, truncated)
+        if write_obs:
             self.obs[i] = torch.as_tensor(obs)
         self.action[i] = torch.as_tensor(action)
         self.reward[i] = float(reward)
         self.terminated[i] = bool(terminated)
-        self._set_has_next(i, True)
         self.obs[j] = torch.as_tensor(next_obs)  # overwrites the oldest row: it is no transition any more
+
+    def advance(self, terminated: bool, truncated: bool) -> tuple[int, int, bool]:
+        """The host bookkeeping of one `add`, whose rows the caller then writes: the transition's row i, the row j
+        of its s', and whether s must be written into row i (not when the previous transition's s' is there)."""
+        i, j = self.ptr, (self.ptr + 1) % self.capacity
+        write_obs = not self.obs_written
+        self._set_has_next(i, True)
         self._set_has_next(j, False)
         self.size = min(self.capacity, max(self.size, i + 2))  # rows are written in order from 0
         if terminated or truncated:  # row j keeps the final state; the next episode starts after it
             self.ptr, self.obs_written = (j + 1) % self.capacity, False
         else:
             self.ptr, self.obs_written = j, True
+        return i, j, write_obs
 
     def end_episode(self) -> None:
         """Cut the episode in progress without a transition, as a time limit would: its last state keeps its

@@ -42,7 +42,7 @@ from sac.batch import Batch
 from sac.config import TrainConfig, as_dict, validate_train
 from sac.run.checkpoint import CheckpointError, checkpoint_step, drop_older_replays
 from sac.run.device import resolve_device
-from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, env_step, restore_loop
+from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, episode_end, restore_loop
 from sac.run.replay import ReplayBuffer, allocate
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.session import SeedBatch, Session, Snapshot, Throughput, due, rng_state
@@ -199,6 +199,27 @@ class SeedReplay:
         self.device = device
         self._seed_index = torch.arange(len(seeds), device=device)[:, None]  # (S, 1)
 
+    def add(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        """One transition per seed, as each seed's `ReplayBuffer.add` stores it, in one write per field: obs and
+        next_obs (S, obs_dim), actions (S, act_dim) or (S,) indices, rewards, terminated, truncated (S,)."""
+        rows = [b.advance(bool(te), bool(tr)) for b, te, tr in zip(self.buffers, terminated, truncated, strict=True)]
+        i, j, write = (torch.tensor(column, device=self.device) for column in zip(*rows, strict=True))
+        k, st = self._seed_index[:, 0], self.storage
+        obs_t = torch.as_tensor(obs, device=self.device)
+        st["obs"][k[write], i[write]] = obs_t[write]
+        st["action"][k, i] = torch.as_tensor(actions, device=self.device, dtype=torch.float32).view(len(k), -1)
+        st["reward"][k, i] = torch.as_tensor(rewards, device=self.device, dtype=torch.float32)
+        st["terminated"][k, i] = torch.as_tensor(terminated, device=self.device)
+        st["obs"][k, j] = torch.as_tensor(next_obs, device=self.device)
+
     def sample(self, batch_size: int) -> Batch:
         """Each seed's uniform batch: fields (S, B, ...), seed k's rows drawn as its buffer's `sample` draws them."""
         rows = np.stack([b.sample_rows(batch_size) for b in self.buffers])  # (S, B)
@@ -311,8 +332,15 @@ def _run(
         else:
             acted = axis.act(torch.as_tensor(np.stack(obs), device=device)).cpu().numpy()
             actions = [int(a) for a in acted] if acted.ndim == 1 else list(acted)
+        stepped = [env.step(a) for env, a in zip(envs, actions, strict=True)]
+        next_obs, rewards, terminated, truncated, infos = zip(*stepped, strict=True)
+        replay.add(np.stack(obs), np.stack(actions), np.array(rewards), np.stack(next_obs), np.array(terminated),
+                   np.array(truncated))  # fmt: skip
         for k in seeds:
-            obs[k] = env_step(envs[k], replay.buffers[k], obs[k], actions[k], step, sessions[k])
+            obs[k] = next_obs[k]
+            if terminated[k] or truncated[k]:
+                episode_end(sessions[k], step, infos[k])
+                obs[k], _ = envs[k].reset()
         if step >= c.learning_starts:
             updates_due += c.utd_ratio
             while updates_due >= 1.0:
