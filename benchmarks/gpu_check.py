@@ -64,7 +64,7 @@ def settings(dry_run: bool) -> dict[str, Any]:
             "batched_modes": ["eager"],
             "learn_mode": "eager",
             "learn_seconds": 12,
-            "eval_every": 500,
+            "eval_every": 100,
             "eval_episodes": 1,
             "learning_starts": 200,
             "log_every": 50,
@@ -189,13 +189,19 @@ def train_command(s: dict[str, Any], mode: str, seed: int, run_dir: Path, thread
     ]
 
 
-def run_for(stages: Stages, name: str, cmds: list[list[str]], seconds: float) -> list[int]:
-    """Start the commands together, SIGTERM them after `seconds` (each saves a checkpoint and exits)."""
+def run_for(stages: Stages, name: str, cmds: list[list[str]], seconds: float, run_dirs: list[Path]) -> list[int]:
+    """Start the training commands together, SIGTERM them `seconds` after every one has started its run (written its
+    run.json: its stop handler is in place), and wait: each saves a checkpoint and exits."""
     logs = [tempfile.TemporaryFile("w+") for _ in cmds]  # noqa: SIM115  (closed below, after the runs)
     procs = [
         subprocess.Popen(c, stdout=f, stderr=subprocess.STDOUT, text=True, env=stages.env, cwd=ROOT)
         for c, f in zip(cmds, logs, strict=True)
     ]
+    deadline = time.monotonic() + 300  # start-up (imports, env, agent) is seconds, longer on a loaded machine
+    while not all((d / "run.json").exists() for d in run_dirs) and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.2)
     time.sleep(seconds)
     for p in procs:
         p.send_signal(signal.SIGTERM)
@@ -230,7 +236,7 @@ def parallel(stages: Stages, s: dict[str, Any], work: Path) -> None:
     threads = max(1, (os.cpu_count() or 1) // n)
     dirs = [work / f"parallel_seed{i}" for i in range(n)]
     cmds = [train_command(s, s["parallel_mode"], i, d, threads) for i, d in enumerate(dirs)]
-    codes = run_for(stages, "parallel", cmds, seconds)
+    codes = run_for(stages, "parallel", cmds, seconds, dirs)
     # Each run's own rate over the second half of its time, when all have warmed up and run together.
     runs = [RunDir(d) for d in dirs]
     rates = [late_rate(r.records()) if r.metrics_path.exists() else None for r in runs]
@@ -285,7 +291,8 @@ def learning(stages: Stages, s: dict[str, Any], work: Path) -> None:
 
     run_dir = work / "learning"
     threads = os.cpu_count() or 1
-    (code,) = run_for(stages, "learning", [train_command(s, s["learn_mode"], 0, run_dir, threads)], s["learn_seconds"])
+    cmd = train_command(s, s["learn_mode"], 0, run_dir, threads)
+    (code,) = run_for(stages, "learning", [cmd], s["learn_seconds"], [run_dir])
     run = RunDir(run_dir)
     records = run.records() if run.metrics_path.exists() else []
     if records:
