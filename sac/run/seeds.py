@@ -113,10 +113,6 @@ class SeedAxis:
         self._act = vmap(self._act_one, in_dims=(0, 0, None), randomness="different")
         self._update = CudaGraphUpdate(self._device_update) if cudagraphs else self._device_update
 
-    @property
-    def seeds(self) -> int:
-        return len(self.agents)
-
     def _critic(self, params: dict[str, Tensor], batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         return functional_call(self.parts, params, ("critic", batch))
 
