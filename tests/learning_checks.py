@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 Statistics = dict[str, float]
 
@@ -44,25 +45,7 @@ def pendulum_sac(policy: str, estimator: str, seed: int) -> Statistics:
     """SAC on Pendulum-v1, 10k steps (1k uniform), 64x64 networks, batch 128: the final greedy eval return
     over 10 start states. A random policy scores about -1200; one that has not learned to swing up stays
     below -700; a solved one about -150."""
-    from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
-    from sac.run.train_sac import train
-
-    steps = 10_000
-    c = TrainConfig(
-        env=EnvConfig(name="Pendulum"),
-        agent=AgentConfig(hidden_sizes=[64, 64], batch_size=128, policy=policy, actor_estimator=estimator),  # type: ignore[arg-type]
-        wandb=WandbConfig(mode="disabled"),
-        device="cpu",
-        seed=seed,
-        total_steps=steps,
-        learning_starts=1_000,
-        eval_every=steps,
-        eval_episodes=10,
-        checkpoint_every=steps,
-        checkpoint_buffer=False,
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        final = train(c, Path(tmp))
+    final = train_pendulum(policy=policy, actor_estimator=estimator, seed=seed)
     return {"eval_return": final["eval/return_mean"]}
 
 
@@ -70,28 +53,34 @@ def pendulum_sac_batched(batch: int) -> Statistics:
     """`pendulum_sac("tanh_gaussian", "reparam", .)` for seeds 3b, 3b + 1, 3b + 2 trained as one batch in one process
     (`seeds=[...]`, sac/run/seeds.py): each seed's final greedy eval return and their median. Batches 0-7 are the
     24 seeds the single-seed check was measured on."""
+    seeds = [3 * batch, 3 * batch + 1, 3 * batch + 2]
+    final = train_pendulum(seeds=seeds, seeds_mode="batched")
+    returns = {f"eval_return_seed{s}": final[f"seed{s}/eval/return_mean"] for s in seeds}
+    return {"median_eval_return": sorted(returns.values())[1], **returns}
+
+
+def train_pendulum(policy: str = "tanh_gaussian", actor_estimator: str = "reparam", **run: Any) -> Statistics:
+    """The Pendulum checks' training run: the policy and estimator given, `run` the seed or seeds; its last eval."""
     from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig
     from sac.run.train_sac import train
 
-    steps, seeds = 10_000, [3 * batch, 3 * batch + 1, 3 * batch + 2]
+    steps = 10_000
+    agent = AgentConfig(hidden_sizes=[64, 64], batch_size=128, policy=policy, actor_estimator=actor_estimator)  # type: ignore[arg-type]
     c = TrainConfig(
         env=EnvConfig(name="Pendulum"),
-        agent=AgentConfig(hidden_sizes=[64, 64], batch_size=128),
+        agent=agent,
         wandb=WandbConfig(mode="disabled"),
         device="cpu",
-        seeds=seeds,
-        seeds_mode="batched",  # type: ignore[arg-type]
         total_steps=steps,
         learning_starts=1_000,
         eval_every=steps,
         eval_episodes=10,
         checkpoint_every=steps,
         checkpoint_buffer=False,
+        **run,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        final = train(c, Path(tmp))
-    returns = {f"eval_return_seed{s}": final[f"seed{s}/eval/return_mean"] for s in seeds}
-    return {"median_eval_return": sorted(returns.values())[1], **returns}
+        return train(c, Path(tmp))
 
 
 def reinforce_inverted_pendulum(seed: int) -> Statistics:
