@@ -206,20 +206,17 @@ def actor_and_temperature_step(agent: SoftActorCritic, loss_pi: Tensor, logp: Te
     log-probs of the actor loss's actions, or for discrete SAC minus the exact entropy, (B,) or (K, B)."""
     loss, metrics = actor_and_temperature_loss(agent, loss_pi, logp)
     gradient_step(agent.actor_optim, loss)
-    return metrics
+    return metrics | {"train/alpha": agent.temperature.alpha}  # alpha after its step
 
 
 def actor_and_temperature_loss(
     agent: SoftActorCritic, loss_pi: Tensor, logp: Tensor
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """The actor's loss plus, when alpha is learned, the temperature's; and their metrics."""
-    metrics = {}
-    if agent.temperature.learn:
-        loss_alpha = agent.temperature.loss(logp)
-        loss_pi = loss_pi + loss_alpha
-        metrics["train/alpha_loss"] = loss_alpha
-    metrics["train/alpha"] = agent.temperature.alpha
-    return loss_pi, metrics
+    """The actor's loss plus, when alpha is learned, the temperature's; and the temperature's loss as a metric."""
+    if not agent.temperature.learn:
+        return loss_pi, {}
+    loss_alpha = agent.temperature.loss(logp)
+    return loss_pi + loss_alpha, {"train/alpha_loss": loss_alpha}
 
 
 def parameter_groups(agent: SoftActorCritic) -> dict[str, list[Tensor]]:

@@ -133,6 +133,7 @@ class SeedAxis:
         gradient_step(self.critic_optim, loss_q.sum())
         loss_pi, actor_metrics = self._actor_losses(self.params, batch.obs)
         gradient_step(self.actor_optim, loss_pi.sum())
+        actor_metrics["train/alpha"] = self.params["temperature.log_alpha"].exp()  # (S,), after its step
         with torch.no_grad():
             torch._foreach_lerp_(self._targets, self._critics, self.tau)
         return {key: value.detach() for key, value in (metrics | actor_metrics).items()}
