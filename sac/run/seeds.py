@@ -39,9 +39,8 @@ from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state
 from sac.agent import actor_and_temperature_loss, gradient_step
 from sac.batch import Batch
-from sac.config import TrainConfig, as_dict, validate_train
+from sac.config import TrainConfig, as_dict
 from sac.run.checkpoint import CheckpointError, checkpoint_step, drop_older_replays
-from sac.run.device import resolve_device
 from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, episode_end, restore_loop
 from sac.run.replay import ReplayBuffer, allocate
 from sac.run.rundir import RunDir, seed_dir
@@ -105,6 +104,9 @@ class SeedAxis:
         self._targets = [p for name, p in self.params.items() if name.startswith("critic_target.")]
         self._critics = [self.params["critic." + name.removeprefix("critic_target.")] for name in self.params
                          if name.startswith("critic_target.")]  # fmt: skip
+        # Seed k's views into the stacks, for acting one seed at a time (evaluation): every update and every load
+        # writes the stacks in place, so the views stay current.
+        self._slices = [{name: p[k] for name, p in self.params.items()} for k in range(len(agents))]
         self.updates = agents[0].updates
         critic = vmap(self._critic, randomness="different")
         actor = vmap(self._actor, randomness="different")
@@ -146,9 +148,9 @@ class SeedAxis:
     @torch.no_grad()
     def act_seed(self, k: int, obs: np.ndarray, deterministic: bool = True) -> Any:
         """Seed k's action for one observation (obs_dim,), as its single agent's `act` returns it."""
-        params = {name: p[k] for name, p in self.params.items()}
         device = self.agents[k].device
-        action = functional_call(self.parts, params, ("act", torch.as_tensor(obs, device=device)[None], deterministic))
+        obs_t = torch.as_tensor(obs, device=device)[None]
+        action = functional_call(self.parts, self._slices[k], ("act", obs_t, deterministic))
         return action[0].cpu().numpy() if action.dim() > 1 else int(action[0])
 
     @torch.no_grad()
@@ -208,14 +210,20 @@ class SeedReplay:
         """One transition per seed, as each seed's `ReplayBuffer.add` stores it, in one write per field: obs and
         next_obs (S, obs_dim), actions (S, act_dim) or (S,) indices, rewards, terminated, truncated (S,)."""
         rows = [b.advance(bool(te), bool(tr)) for b, te, tr in zip(self.buffers, terminated, truncated, strict=True)]
-        i, j, write = (torch.tensor(column, device=self.device) for column in zip(*rows, strict=True))
+        i, j, write = (np.array(column) for column in zip(*rows, strict=True))
+
+        def dev(x: np.ndarray, dtype: torch.dtype | None = None) -> Tensor:
+            return torch.as_tensor(x, device=self.device, dtype=dtype)
+
         k, st = self._seed_index[:, 0], self.storage
-        obs_t = torch.as_tensor(obs, device=self.device)
-        st["obs"][k[write], i[write]] = obs_t[write]
-        st["action"][k, i] = torch.as_tensor(actions, device=self.device, dtype=torch.float32).view(len(k), -1)
-        st["reward"][k, i] = torch.as_tensor(rewards, device=self.device, dtype=torch.float32)
-        st["terminated"][k, i] = torch.as_tensor(terminated, device=self.device)
-        st["obs"][k, j] = torch.as_tensor(next_obs, device=self.device)
+        w = np.flatnonzero(write)  # the seeds whose s is not yet in row i: selected on the host, no device sync
+        if w.size:
+            st["obs"][dev(w), dev(i[w])] = dev(obs[w])
+        rows_i = dev(i)
+        st["action"][k, rows_i] = dev(actions, torch.float32).view(len(k), -1)
+        st["reward"][k, rows_i] = dev(rewards, torch.float32)
+        st["terminated"][k, rows_i] = dev(terminated)
+        st["obs"][k, dev(j)] = dev(next_obs)
 
     def sample(self, batch_size: int) -> Batch:
         """Each seed's uniform batch: fields (S, B, ...), seed k's rows drawn as its buffer's `sample` draws them."""
@@ -231,13 +239,12 @@ class SeedReplay:
         )
 
 
-def train_seeds(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
-    """Train every seed of `c.seeds` in this process, seed k into `run_dir/seed<k>`; returns each seed's last
-    eval metrics as `seed<k>/<metric>`. With `resume`, continue every seed from the newest step all of them
-    saved, so the continuation logs exactly what an uninterrupted batch would have (on a deterministic device)."""
-    validate_train(c)
+def train_seeds(c: TrainConfig, run_dir: Path, device: torch.device, resume: bool = False) -> dict[str, float]:
+    """Train every seed of `c.seeds` (validated, by train_sac.train) in this process on `device`, seed k into
+    `run_dir/seed<k>`; returns each seed's last eval metrics as `seed<k>/<metric>`. With `resume`, continue every
+    seed from the newest step all of them saved, so the continuation logs exactly what an uninterrupted batch would
+    have (on a deterministic device)."""
     seeds = list(c.seeds or [])
-    device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
     configs = [dataclasses.replace(c, seed=s, seeds=None, resume=None) for s in seeds]
     envs: list[Any] = []
     try:

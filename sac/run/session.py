@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, NamedTuple
@@ -78,13 +78,13 @@ class Snapshot(NamedTuple):
 class SeedBatch:
     """How a session differs when it is one of several seeds trained in one process (sac/run/seeds.py): the
     stop requests all of them share, the checkpoint they all resume from (latest when None), and the seed's
-    label and place on the console. With a label, checkpoints keep the older replay buffers: the loop drops
-    them once every seed has saved (checkpoint.drop_older_replays)."""
+    label and place on the console. Its checkpoints keep the older replay buffers: the loop drops them once
+    every seed has saved (checkpoint.drop_older_replays)."""
 
-    stop: list[int] = field(default_factory=list)
-    resume_from: Path | None = None
-    label: str | None = None
-    position: int = 0
+    stop: list[int]
+    resume_from: Path | None
+    label: str
+    position: int
 
 
 class Resumed(NamedTuple):
@@ -109,8 +109,9 @@ class Session:
         self.run = run
         self.schedule = Schedule.of(c)
         self.meta = meta
-        self.batch = batch or SeedBatch()
-        self.resumed = self._load(meta, self.batch.resume_from or run.latest) if resume else None
+        self.batch = batch
+        resume_from = batch.resume_from if batch is not None else None
+        self.resumed = self._load(meta, resume_from or run.latest) if resume else None
         if self.resumed is None:
             run.create(meta["config"])
         self.start_step = self.resumed.step if self.resumed is not None else 0
@@ -118,7 +119,7 @@ class Session:
         self.finished = False
         """Set by the loop when it has done its last step (not when it stopped early)."""
         self.eval_metrics: dict[str, float] = {}
-        self._stop = self.batch.stop
+        self._stop: list[int] = batch.stop if batch is not None else []
         self.saved: Path | None = None
         """The checkpoint the last `checkpoint` call wrote."""
 
@@ -151,13 +152,13 @@ class Session:
             self.run.drop_records_after(self.start_step)
         previous_id = self.run.read_info().get("wandb_run_id") if resumed else None
         identity = Identity.read(self.meta)
+        label, position = (self.batch.label, self.batch.position) if self.batch is not None else (None, 0)
         self.logger = Logger(
-            self.run, self.meta["config"], s.wandb, s.total_steps, identity.label, resumed, previous_id,
-            self.batch.label, self.batch.position,
-        )  # fmt: skip
+            self.run, self.meta["config"], s.wandb, s.total_steps, identity.label, resumed, previous_id, label, position
+        )
         self.run.write_info(**identity.fields(), wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False)
         self.eval_env = make_env(s.env, seed=s.seed + EVAL_SEED_OFFSET)
-        self._previous_handlers = _catch_stop_signals(self._stop.append)
+        self._previous_handlers = catch_stop_signals(self._stop.append)
         return self
 
     def __exit__(
@@ -203,7 +204,7 @@ class Session:
         self._check_finite(step, {}, snap.parameters)
         self.saved = save_checkpoint(
             self.run.checkpoints, step, snap.state, {**self.meta, "loop": snap.loop}, snap.replay,
-            keep_older_replays=self.batch.label is not None,
+            keep_older_replays=self.batch is not None,
         )  # fmt: skip
 
     def after_step(self, before: int, step: int, policy: Policy, snapshot: Callable[[], Snapshot]) -> bool:
@@ -214,7 +215,7 @@ class Session:
         if not self.stop_requested:
             return False
         self.checkpoint(step, step, snapshot, force=True)
-        if self.batch.label is None:  # a batch of seeds resumes from its own directory: its loop says so
+        if self.batch is None:  # a batch of seeds resumes from its own directory: its loop says so
             print(f"stopped at step {step}: checkpoint saved; continue with resume={self.run.path}")
         return True
 
@@ -281,7 +282,7 @@ class Throughput:
             self._start += time.perf_counter() - started
 
 
-def _catch_stop_signals(record: Callable[[int], None]) -> dict[int, Any]:
+def catch_stop_signals(record: Callable[[int], None]) -> dict[int, Any]:
     """SIGINT / SIGTERM call `record` instead of ending the process; returns the handlers to restore.
     Signals can only be caught on the main thread: elsewhere (a launcher's worker thread) nothing changes."""
     if threading.current_thread() is not threading.main_thread():

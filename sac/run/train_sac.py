@@ -13,10 +13,8 @@ import dataclasses
 import multiprocessing
 import os
 import signal
-import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import gymnasium as gym
@@ -38,7 +36,7 @@ from sac.run.replay import ReplayBuffer
 from sac.run.rollout import Action
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.seeds import train_seeds
-from sac.run.session import Session, Snapshot, Throughput, due, rng_state
+from sac.run.session import Session, Snapshot, Throughput, catch_stop_signals, due, rng_state
 
 
 def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
@@ -53,7 +51,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
         validate_train(c)
         device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
         if c.seeds_mode == SeedsMode.batched or (c.seeds_mode == SeedsMode.auto and device.type == "cuda"):
-            return train_seeds(c, run_dir, resume)
+            return train_seeds(c, run_dir, device, resume)
         return train_seed_processes(c, run_dir, resume)
     validate_train(c)
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
@@ -186,13 +184,11 @@ def _die_with_parent() -> None:
 def _forward_stop_signals(stop: list[int]) -> dict[int, Any]:
     """SIGINT / SIGTERM to this process reach every seed's process (each then saves a checkpoint and returns) and
     stop the seeds not yet started; returns the handlers to restore."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
 
-    def handler(signum: int, _: FrameType | None) -> None:
+    def forward(signum: int) -> None:
         stop.append(signum)
         for child in multiprocessing.active_children():
             if child.pid is not None:
                 os.kill(child.pid, signal.SIGTERM)
 
-    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    return catch_stop_signals(forward)
