@@ -2,20 +2,24 @@
 
     python benchmarks/full_budget.py RUN_DIR [RUN_DIR ...] --out benchmarks/measured/full_budget
     python benchmarks/full_budget.py RUN_DIR ... --peer-curves benchmarks/measured/gap_200k/runs --out DIR
+    python benchmarks/full_budget.py RUN_DIR fix=OTHER_RUN_DIR ... --out DIR   # LABEL=RUN_DIR: drawn as "LABEL"
 
 Reads each run directory's `config.yaml` and `metrics.jsonl` as the run wrote them (finished or not: a run still
 going shows as far as it got) and writes to `--out`:
 - `curves_<env>.png`: each seed's eval-return curve and their mean (with `--peer-curves`, the peers' CSVs from
   `learning_curves.py`, `<lib>_<env>_seed<seed>.csv`, drawn dashed beside them);
-- `final_returns.csv`: env, library, seed, last evaluated step, its eval return;
-and prints per env and library the final eval return as mean ± std over seeds, the interquartile mean with its 95%
-stratified bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021), and each seed.
+- `final_returns.csv`: env, library, seed, last evaluated step, its eval return, and for this package's runs the
+  hours the run's processes ran (summed over its resumed segments) and its median steps/s;
+- `table.md`: per env and library the final eval return as mean ± std over seeds, the interquartile mean with its
+  95% stratified bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021), each seed, and the steps reached;
+and prints the same table.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +40,17 @@ def our_curve(run: RunDir) -> tuple[str, int, Curve]:
     return env_id(config.env.name), int(config.seed), (steps, returns)
 
 
+def run_time(run: RunDir) -> tuple[float, float]:
+    """(hours its processes ran, median steps/s) of one run. A record's `time` counts from its process's start,
+    so a resumed run's clock restarts: the hours are the sum of each segment's last time. A process paused with
+    SIGSTOP still counts its pause; the median of the per-1000-steps rates does not."""
+    records = run.records()
+    times = [r["time"] for r in records]
+    ends = [a for a, b in pairwise(times) if b < a] + times[-1:]
+    rates = [r["perf/steps_per_sec"] for r in records if "perf/steps_per_sec" in r and r["step"] > 10_000]
+    return sum(ends) / 3600, float(np.median(rates)) if rates else float("nan")
+
+
 def peer_curves(folder: Path, libs: list[str]) -> dict[tuple[str, str], dict[int, Curve]]:
     """(library, env id) -> seed -> curve, from learning_curves.py's per-run CSVs of the given libraries."""
     found: dict[tuple[str, str], dict[int, Curve]] = {}
@@ -49,15 +64,20 @@ def peer_curves(folder: Path, libs: list[str]) -> dict[tuple[str, str], dict[int
     return found
 
 
-def summary(finals: np.ndarray) -> str:
+def table_row(env: str, lib: str, by_seed: dict[int, Curve]) -> str:
+    """One markdown row: env, library, steps reached, mean ± std (population std, ddof 0), IQM [95% CI], seeds."""
+    ran = {seed: c for seed, c in sorted(by_seed.items()) if len(c[0])}
+    finals = np.array([r[-1] for _, r in ran.values()])
     point, low, high = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
-    return (f"{finals.mean():.0f} ± {finals.std():.0f}; IQM {point:.0f} [{low:.0f}, {high:.0f}] "
-            f"(seeds: {', '.join(f'{v:.0f}' for v in finals)})")  # fmt: skip
+    reached = sorted({int(s[-1]) for s, _ in ran.values()})
+    seeds = ", ".join(f"{seed}: {r[-1]:.0f}" for seed, (_, r) in ran.items())
+    return (f"| {env} | {lib} | {'/'.join(f'{s:,}' for s in reached)} | {finals.mean():.0f} ± {finals.std():.0f} "
+            f"| {point:.0f} [{low:.0f}, {high:.0f}] | {seeds} |")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="this package's run directories")
+    parser.add_argument("runs", nargs="+", help="this package's run directories, each RUN_DIR or LABEL=RUN_DIR")
     parser.add_argument("--peer-curves", type=Path, help="a folder of learning_curves.py's per-run CSVs")
     parser.add_argument("--peer-libs", nargs="+", default=["sb3"], help="which of its libraries to draw")
     parser.add_argument("--out", type=Path, required=True)
@@ -65,11 +85,14 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     curves: dict[tuple[str, str], dict[int, Curve]] = {}
-    for path in args.runs:
-        env, seed, curve = our_curve(RunDir(path))
-        curves.setdefault(("ours", env), {})[seed] = curve
-    if args.peer_curves:
-        curves |= peer_curves(args.peer_curves, args.peer_libs)
+    times: dict[tuple[str, str, int], tuple[float, float]] = {}
+    for arg in args.runs:
+        label, _, path = arg.rpartition("=")
+        env, seed, curve = our_curve(RunDir(Path(path)))
+        curves.setdefault((label or "ours", env), {})[seed] = curve
+        times[(label or "ours", env, seed)] = run_time(RunDir(Path(path)))
+    peers = peer_curves(args.peer_curves, args.peer_libs) if args.peer_curves else {}
+    curves |= peers
 
     import matplotlib
 
@@ -77,12 +100,13 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     rows = []
+    table = ["| env | library | steps | final eval return, mean ± std | IQM [95% CI] | each seed |", "|---" * 6 + "|"]
     for env in sorted({e for _, e in curves}):
         fig, ax = plt.subplots(figsize=(7, 4.2))
         for (lib, e), by_seed in sorted(curves.items()):
             if e != env or not by_seed:
                 continue
-            style = "-" if lib == "ours" else "--"
+            style = "--" if (lib, e) in peers else "-"
             n = min(len(s) for s, _ in by_seed.values())
             steps = next(iter(by_seed.values()))[0][:n]
             mean = np.mean([r[:n] for _, r in by_seed.values()], axis=0) if n else np.array([])
@@ -90,18 +114,20 @@ def main() -> None:
             for seed, (steps, returns) in sorted(by_seed.items()):
                 ax.plot(steps, returns, style, color=line.get_color(), linewidth=0.8, alpha=0.4)
                 if len(steps):
-                    rows.append((env, lib, seed, int(steps[-1]), float(returns[-1])))
-            finals = np.array([r[-1] for _, r in by_seed.values() if len(r)])
-            last = min(int(s[-1]) for s, _ in by_seed.values() if len(s))
-            print(f"{env:<16} {lib:<6} at {last} steps: {summary(finals)}")
+                    hours, rate = times.get((lib, env, seed), (float("nan"), float("nan")))
+                    rows.append((env, lib, seed, int(steps[-1]), f"{returns[-1]:.1f}", f"{hours:.2f}", f"{rate:.1f}"))
+            table.append(table_row(env, lib, by_seed))
         ax.set(title=env, xlabel="environment steps", ylabel="deterministic eval return")
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.out / f"curves_{env}.png", dpi=120)
         plt.close(fig)
     with (args.out / "final_returns.csv").open("w", newline="") as f:
-        csv.writer(f).writerows([("env", "library", "seed", "step", "eval_return"), *rows])
-    print(f"wrote {args.out}/curves_*.png and final_returns.csv")
+        header = ("env", "library", "seed", "step", "eval_return", "process_hours", "median_steps_per_sec")
+        csv.writer(f).writerows([header, *rows])
+    (args.out / "table.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+    print(f"wrote {args.out}/curves_*.png, final_returns.csv and table.md")
 
 
 if __name__ == "__main__":
