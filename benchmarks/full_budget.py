@@ -110,7 +110,8 @@ def main() -> None:
             n = min(len(s) for s, _ in by_seed.values())
             steps = next(iter(by_seed.values()))[0][:n]
             mean = np.mean([r[:n] for _, r in by_seed.values()], axis=0) if n else np.array([])
-            (line,) = ax.plot(steps, mean, style, linewidth=2.2, label=f"{lib}: mean of {len(by_seed)} seeds")
+            label = f"{lib}: mean of {len(by_seed)} seeds" if len(by_seed) > 1 else f"{lib}: 1 seed"
+            (line,) = ax.plot(steps, mean, style, linewidth=2.2, label=label)
             for seed, (steps, returns) in sorted(by_seed.items()):
                 ax.plot(steps, returns, style, color=line.get_color(), linewidth=0.8, alpha=0.4)
                 if len(steps):
