@@ -119,6 +119,7 @@ def main() -> None:
                     rows.append((env, lib, seed, int(steps[-1]), f"{returns[-1]:.1f}", f"{hours:.2f}", f"{rate:.1f}"))
             table.append(table_row(env, lib, by_seed))
         ax.set(title=env, xlabel="environment steps", ylabel="deterministic eval return")
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k")
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.out / f"curves_{env}.png", dpi=120)
