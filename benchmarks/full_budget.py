@@ -32,23 +32,20 @@ Curve = tuple[np.ndarray, np.ndarray]
 """(steps, eval returns) of one run."""
 
 
-def our_curve(run: RunDir) -> tuple[str, int, Curve]:
-    """(env id, seed, curve) of one of this package's run directories."""
-    config = run.read_config()
-    evals = [(r["step"], r["eval/return_mean"]) for r in run.records() if "eval/return_mean" in r]
+def our_run(run: RunDir) -> tuple[str, int, Curve, float, float]:
+    """(env id, seed, curve, hours its processes ran, median steps/s) of one of this package's run directories.
+
+    A record's `time` counts from its process's start, so a resumed run's clock restarts: the hours are the sum of
+    each segment's last time. A process paused with SIGSTOP still counts its pause; the median of the
+    per-1000-steps rates does not (the rates from 10k steps on: before then, uniform-random steps without updates)."""
+    config, records = run.read_config(), run.records()
+    evals = [(r["step"], r["eval/return_mean"]) for r in records if "eval/return_mean" in r]
     steps, returns = (np.array(v) for v in zip(*evals, strict=True)) if evals else (np.array([]), np.array([]))
-    return env_id(config.env.name), int(config.seed), (steps, returns)
-
-
-def run_time(run: RunDir) -> tuple[float, float]:
-    """(hours its processes ran, median steps/s) of one run. A record's `time` counts from its process's start,
-    so a resumed run's clock restarts: the hours are the sum of each segment's last time. A process paused with
-    SIGSTOP still counts its pause; the median of the per-1000-steps rates does not."""
-    records = run.records()
     times = [r["time"] for r in records]
     ends = [a for a, b in pairwise(times) if b < a] + times[-1:]
     rates = [r["perf/steps_per_sec"] for r in records if "perf/steps_per_sec" in r and r["step"] > 10_000]
-    return sum(ends) / 3600, float(np.median(rates)) if rates else float("nan")
+    rate = float(np.median(rates)) if rates else float("nan")
+    return env_id(config.env.name), int(config.seed), (steps, returns), sum(ends) / 3600, rate
 
 
 def peer_curves(folder: Path, libs: list[str]) -> dict[tuple[str, str], dict[int, Curve]]:
@@ -88,9 +85,9 @@ def main() -> None:
     times: dict[tuple[str, str, int], tuple[float, float]] = {}
     for arg in args.runs:
         label, _, path = arg.rpartition("=")
-        env, seed, curve = our_curve(RunDir(Path(path)))
+        env, seed, curve, hours, rate = our_run(RunDir(Path(path)))
         curves.setdefault((label or "ours", env), {})[seed] = curve
-        times[(label or "ours", env, seed)] = run_time(RunDir(Path(path)))
+        times[(label or "ours", env, seed)] = (hours, rate)
     peers = peer_curves(args.peer_curves, args.peer_libs) if args.peer_curves else {}
     curves |= peers
 
