@@ -86,6 +86,9 @@ def main() -> None:
     for arg in args.runs:
         label, _, path = arg.rpartition("=")
         env, seed, curve, hours, rate = our_run(RunDir(Path(path)))
+        if not len(curve[0]):
+            print(f"{path}: no evaluation yet, left out")
+            continue
         curves.setdefault((label or "ours", env), {})[seed] = curve
         times[(label or "ours", env, seed)] = (hours, rate)
     peers = peer_curves(args.peer_curves, args.peer_libs) if args.peer_curves else {}

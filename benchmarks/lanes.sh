@@ -14,7 +14,7 @@ shopt -s nullglob
 cd "$(dirname "$0")/.."
 REPO=$PWD
 LANE_COMMIT=889f630
-HOME_DIR=/work/lanes
+HOME_DIR=${LANES_HOME:-/work/lanes}  # LANES_HOME: another place, to try the script out
 RUNS=$HOME_DIR/runs
 PY=$REPO/.venv/bin/python
 QUEUES=("HalfCheetah:0 HalfCheetah:1 HalfCheetah:2" "Hopper:0 Hopper:1 Hopper:2")
@@ -24,7 +24,7 @@ finished() { grep -q '"finished": true' "$1/run.json" 2>/dev/null; }
 run_one() {  # ENV SEED: start or resume one run to 1M steps
   local run=$RUNS/$1_seed$2
   export PYTHONPATH=$HOME_DIR/wt WANDB_MODE=disabled MUJOCO_GL=egl
-  cd $HOME_DIR/wt
+  cd "$HOME_DIR/wt"
   if [ -e "$run/checkpoints/latest" ]; then
     $PY scripts/train_sac.py resume="$run" threads=1
   else
@@ -36,7 +36,7 @@ run_one() {  # ENV SEED: start or resume one run to 1M steps
 case "${1:-}" in
   start)
     mkdir -p "$RUNS" "$HOME_DIR/logs"
-    [ -d $HOME_DIR/wt ] || git worktree add --detach $HOME_DIR/wt $LANE_COMMIT
+    [ -d "$HOME_DIR/wt" ] || git worktree add --detach "$HOME_DIR/wt" $LANE_COMMIT
     for pack in benchmarks/lanes/*_seed*/; do
       name=$(basename "$pack")
       if [ ! -e "$RUNS/$name/checkpoints/latest" ] && ! finished "$RUNS/$name"; then
@@ -44,7 +44,7 @@ case "${1:-}" in
         $PY benchmarks/portable_run.py unpack "$pack" "$RUNS/$name"
       fi
     done
-    cp "$0" $HOME_DIR/lanes.sh  # the lanes read their own copy: editing this file cannot disturb them
+    cp "$0" "$HOME_DIR/lanes.sh"  # the lanes read their own copy: editing this file cannot disturb them
     for i in "${!QUEUES[@]}"; do
       # shellcheck disable=SC2086  # a queue's jobs are its words
       setsid nohup bash $HOME_DIR/lanes.sh lane "$REPO" ${QUEUES[$i]} >"$HOME_DIR/logs/lane$i.log" 2>&1 </dev/null &

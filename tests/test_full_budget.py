@@ -36,17 +36,20 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     for seed, last in finals.items():
         fake_run(tmp_path / f"s{seed}", seed, [-1500.0, -900.0, last], resume_at=20_000 if seed == 1 else None)
     fake_run(tmp_path / "other", 0, [-1400.0, -700.0])
+    fake_run(tmp_path / "new", 5, [])  # started, not yet evaluated: left out
+    (tmp_path / "new" / "metrics.jsonl").write_text('{"step": 1000, "time": 9.0, "perf/steps_per_sec": 111.0}\n')
     peers = tmp_path / "peers"
     peers.mkdir()
     (peers / "sb3_Pendulum_seed0.csv").write_text("step,return\n10000,-1300\n30000,-250\n")
     out = tmp_path / "out"
-    args = [str(tmp_path / f"s{s}") for s in finals] + [f"fix={tmp_path / 'other'}"]
+    args = [str(tmp_path / f"s{s}") for s in finals] + [f"fix={tmp_path / 'other'}", str(tmp_path / "new")]
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "full_budget.py"), *args, "--peer-curves", str(peers),
          "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert f"{tmp_path / 'new'}: no evaluation yet, left out" in result.stdout
     rows = {line.split(" | ")[1]: line for line in (out / "table.md").read_text().splitlines()[2:]}
     assert set(rows) == {"fix", "ours", "sb3"}
     values = np.array(list(finals.values()))
@@ -60,4 +63,5 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     assert float(table[("ours", "1")]["process_hours"]) == round((1800 + 1805) / 3600, 2)
     assert float(table[("ours", "0")]["median_steps_per_sec"]) == 26.0  # the rates after 10k steps: 21 and 31
     assert table[("sb3", "0")]["eval_return"] == "-250.0" and table[("sb3", "0")]["process_hours"] == "nan"
+    assert ("ours", "5") not in table
     assert (out / "curves_Pendulum-v1.png").stat().st_size > 10_000
