@@ -9,12 +9,14 @@ HalfCheetah at 1M steps. A pack keeps the checkpoint's networks, optimiser momen
 are (state.safetensors, meta.json) and the replay buffer as the action of every env step (act_dim * 4 bytes a step,
 24 MB for HalfCheetah at 1M), in chunk files that a later pack of the same run appends to and never rewrites, so that
 git stores each action once. A MuJoCo task is deterministic: stepping a fresh env (seeded as the run seeded its own)
-through those actions, resetting where an episode ended, rebuilds every observation, reward and flag of the buffer.
+through those actions, resetting where an episode ended and restoring, where a chunk starts, the env state the run
+resumed from there (kept with the chunk), rebuilds every observation, reward and flag of the buffer.
 
 `pack` rebuilds the buffer before it writes anything and compares it with the checkpoint's, bit for bit; `unpack`
 compares the rebuilt env's simulator state and observation with the ones the checkpoint saved. On another kind of
 CPU the simulation may round differently: unpack then says by how much, and the run continues from the checkpoint's
-own env state with the rebuilt rows as its replay (valid transitions of the task under the recorded actions).
+own env state with the rows rebuilt there as its replay (valid transitions of the task under the recorded actions);
+its next pack, on that CPU, rebuilds the same rows, since each chunk starts from the state its run restored.
 Runs of Box-action tasks whose episode the checkpoint restores exactly (MuJoCo and classic control, not Box2D) can
 be packed.
 """
@@ -22,18 +24,20 @@ be packed.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from envs.make import make_env
-from envs.state import get_env_state
+from envs.state import get_env_state, set_env_state
 from sac.config import EnvConfig, UserError
 from sac.run.checkpoint import META_FILE, STATE_FILE, load_checkpoint, save_checkpoint
 from sac.run.replay import ReplayBuffer
@@ -42,21 +46,44 @@ from sac.run.rundir import RunDir
 CHECKPOINT, ACTIONS, RUN, RNG_FILE = "checkpoint", "actions", "run", "replay_rng.safetensors"
 
 
-def chunk_name(first: int, end: int) -> str:
-    """The file of the actions of steps first + 1 ... end (the env steps between two packs)."""
-    return f"steps_{first:09d}_{end:09d}.safetensors"
+class Chunk(NamedTuple):
+    """The actions of the env steps between two packs, and where the run took the first of them from."""
+
+    actions: Tensor
+    """(steps, act_dim)"""
+    start: tuple[dict[str, Any], Tensor] | None
+    """The env state and observation (obs_dim,) of the checkpoint the run resumed from before these steps (None for
+    the first chunk: the freshly seeded env). Rebuilding each chunk from the state its run restored, not from where
+    the previous chunk's rebuild ended, keeps a rebuild exact on a CPU that rounds earlier chunks differently."""
 
 
-def stored_actions(pack: Path) -> Tensor:
-    """Every action a pack holds, in step order: (steps, act_dim). Raises UserError on a gap between chunks."""
+def chunk_path(pack: Path, first: int, end: int) -> Path:
+    """The file of the actions of steps first + 1 ... end."""
+    return pack / ACTIONS / f"steps_{first:09d}_{end:09d}.safetensors"
+
+
+def read_chunks(pack: Path) -> list[Chunk]:
+    """A pack's chunks in step order. Raises UserError on a gap between two of them."""
     chunks, end = [], 0
     for path in sorted((pack / ACTIONS).glob("steps_*.safetensors")):
         first, last = (int(part) for part in path.stem.removeprefix("steps_").split("_"))
         if first != end:
             raise UserError(f"{path}: starts after step {first}, but the chunks before it end at step {end}")
-        chunks.append(load_file(path)["action"])
+        tensors = load_file(path)
+        with safe_open(path, "pt") as f:
+            env_state = (f.metadata() or {}).get("env_state")
+        start = (json.loads(env_state), tensors["obs"]) if env_state else None
+        chunks.append(Chunk(tensors["action"], start))
         end = last
-    return torch.cat(chunks) if chunks else torch.zeros(0, 0)
+    return chunks
+
+
+def write_chunk(pack: Path, first: int, chunk: Chunk) -> None:
+    tensors, metadata = {"action": chunk.actions.contiguous()}, None
+    if chunk.start is not None:
+        tensors["obs"], metadata = chunk.start[1], {"env_state": json.dumps(chunk.start[0])}
+    (pack / ACTIONS).mkdir(parents=True, exist_ok=True)
+    save_file(tensors, chunk_path(pack, first, first + chunk.actions.shape[0]), metadata=metadata)
 
 
 def actions_in_step_order(replay: dict[str, Tensor], capacity: int) -> Tensor:
@@ -70,19 +97,24 @@ def actions_in_step_order(replay: dict[str, Tensor], capacity: int) -> Tensor:
     return replay["action"][rows[replay["has_next"][rows]]]
 
 
-def rebuild(config: dict[str, Any], obs_dim: int, act_dim: int, actions: Tensor) -> tuple[ReplayBuffer, Any, Any]:
-    """The replay buffer of a run that took `actions` (steps, act_dim), rebuilt by stepping a fresh env through them
-    as the training loop does (sac/run/train_sac.py `collect`, sac/run/offpolicy.py `env_step`); with the env and the
-    observation the next action would be taken in."""
+def rebuild(config: dict[str, Any], obs_dim: int, act_dim: int, chunks: list[Chunk]) -> tuple[ReplayBuffer, Any, Any]:
+    """The replay buffer of a run that took the chunks' actions, rebuilt by stepping a fresh env through them as the
+    training loop does (sac/run/train_sac.py `collect`, sac/run/offpolicy.py `env_step`) and restoring the env as
+    its resume did (`restore_loop`) where a chunk starts; with the env and the observation the next action would be
+    taken in."""
     env_cfg = EnvConfig(name=config["env"]["name"], max_episode_steps=config["env"]["max_episode_steps"])
     capacity = min(config["buffer_size"], 2 * config["total_steps"])
     buffer = ReplayBuffer(obs_dim, act_dim, capacity, torch.device("cpu"), seed=config["seed"])
     env = make_env(env_cfg, seed=config["seed"])
     obs, _ = env.reset()
-    for action in actions.numpy():
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        buffer.add(obs, action, float(reward), next_obs, terminated, truncated)
-        obs = env.reset()[0] if terminated or truncated else next_obs
+    for chunk in chunks:
+        if chunk.start is not None:
+            set_env_state(env, chunk.start[0])
+            obs = chunk.start[1].numpy()
+        for action in chunk.actions.numpy():
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            buffer.add(obs, action, float(reward), next_obs, terminated, truncated)
+            obs = env.reset()[0] if terminated or truncated else next_obs
     return buffer, env, obs
 
 
@@ -92,6 +124,15 @@ def _config(meta: dict[str, Any], path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: a Box2D env's episode cannot be restored, so its run cannot be packed")
     config: dict[str, Any] = meta["config"]
     return config
+
+
+def _resumed_from(pack_dir: Path, step: int) -> tuple[dict[str, Any], Tensor]:
+    """The env state and observation of the pack's checkpoint at `step`: where the run, unpacked or resumed from
+    it, took its next steps from."""
+    state, meta, _ = load_checkpoint(pack_dir / CHECKPOINT)
+    if int(meta["step"]) != step:
+        raise UserError(f"{pack_dir}: its checkpoint is at step {meta['step']}, its actions end at step {step}")
+    return meta["loop"]["env"], state["obs"]
 
 
 def pack(run_dir: Path, pack_dir: Path) -> str:
@@ -111,21 +152,25 @@ def pack(run_dir: Path, pack_dir: Path) -> str:
             f"{checkpoint}: a replay row holds one action index (discrete SAC); only Box actions are packed"
         )
 
-    have = stored_actions(pack_dir)
+    chunks = read_chunks(pack_dir)
+    have = sum(chunk.actions.shape[0] for chunk in chunks)
     held = actions_in_step_order(replay, min(config["buffer_size"], 2 * config["total_steps"]))
-    if have.shape[0] > step:
-        raise UserError(f"{pack_dir} holds {have.shape[0]} steps, more than {checkpoint} reached ({step}): another run")
-    if held.shape[0] < step - have.shape[0]:
+    if have > step:
         raise UserError(
-            f"{checkpoint}: the buffer holds the last {held.shape[0]} steps, but {pack_dir} ends at step "
-            f"{have.shape[0]}: the steps between were overwritten (pack more often than the buffer wraps)"
+            f"{pack_dir} holds {have} steps, more than {checkpoint} reached ({step}): a pack of another run"
         )
-    overlap = held.shape[0] - (step - have.shape[0])
-    if overlap > 0 and not torch.equal(held[:overlap], have[have.shape[0] - overlap :]):
+    if held.shape[0] < step - have:
+        raise UserError(
+            f"{checkpoint}: the buffer holds the last {held.shape[0]} steps, but {pack_dir} ends at step {have}: "
+            f"the steps between were overwritten (pack more often than the buffer wraps)"
+        )
+    overlap = held.shape[0] - (step - have)
+    stored = torch.cat([chunk.actions for chunk in chunks]) if chunks else held[:0]
+    if overlap > 0 and not torch.equal(held[:overlap], stored[have - overlap :]):
         raise UserError(f"{pack_dir} holds other actions than {checkpoint}'s buffer: a pack of another run")
-    actions = torch.cat([have.reshape(-1, act_dim), held[overlap:]])
+    new = Chunk(held[overlap:], _resumed_from(pack_dir, have) if have else None)
 
-    buffer, _, _ = rebuild(config, obs_dim, act_dim, actions)
+    buffer, _, _ = rebuild(config, obs_dim, act_dim, [*chunks, new])
     rebuilt = buffer.state_dict()
     differing = [k for k in replay if k != "rng" and not torch.equal(replay[k], rebuilt[k])]
     if differing:
@@ -137,14 +182,13 @@ def pack(run_dir: Path, pack_dir: Path) -> str:
     for name in (STATE_FILE, META_FILE):
         shutil.copy2(checkpoint / name, tmp / name)
     save_file({"rng": replay["rng"]}, tmp / RNG_FILE)
-    (pack_dir / ACTIONS).mkdir(exist_ok=True)
-    if step > have.shape[0]:
-        save_file({"action": held[overlap:].contiguous()}, pack_dir / ACTIONS / chunk_name(have.shape[0], step))
+    if step > have:
+        write_chunk(pack_dir, have, new)
     shutil.rmtree(pack_dir / RUN, ignore_errors=True)
     shutil.copytree(run_dir, pack_dir / RUN, ignore=shutil.ignore_patterns("checkpoints", "wandb", "videos"))
     shutil.rmtree(pack_dir / CHECKPOINT, ignore_errors=True)
     tmp.rename(pack_dir / CHECKPOINT)
-    return f"packed step {step} of {run_dir}: {step - have.shape[0]} new steps; the rebuilt replay buffer is identical"
+    return f"packed step {step} of {run_dir}: {step - have} new steps; the rebuilt replay buffer is identical"
 
 
 def unpack(pack_dir: Path, run_dir: Path) -> str:
@@ -155,10 +199,10 @@ def unpack(pack_dir: Path, run_dir: Path) -> str:
     state, meta, _ = load_checkpoint(pack_dir / CHECKPOINT)
     config = _config(meta, pack_dir)
     step, obs_dim, act_dim = int(meta["step"]), int(meta["obs_dim"]), int(meta["act_dim"])
-    actions = stored_actions(pack_dir)
-    if actions.shape[0] != step:
-        raise UserError(f"{pack_dir} holds the actions of {actions.shape[0]} steps; its checkpoint is at step {step}")
-    buffer, env, obs = rebuild(config, obs_dim, act_dim, actions)
+    chunks = read_chunks(pack_dir)
+    if sum(chunk.actions.shape[0] for chunk in chunks) != step:
+        raise UserError(f"{pack_dir} holds the actions of fewer or more steps than its checkpoint's {step}")
+    buffer, env, obs = rebuild(config, obs_dim, act_dim, chunks)
     try:
         rebuilt, saved = get_env_state(env), meta["loop"]["env"]
     finally:

@@ -1,5 +1,7 @@
 """benchmarks/portable_run.py: a run packed (its replay as actions), unpacked elsewhere and resumed is the same run."""
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +25,7 @@ def tool(*args: Path | str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow  # four training processes: about 40 s
+@pytest.mark.slow  # five training processes: about 60 s
 def test_packed_unpacked_and_resumed_twice_logs_what_an_uninterrupted_run_logs(tmp_path: Path) -> None:
     reference, pack = tmp_path / "reference", tmp_path / "pack"
     code, _, stderr = run_entry_point("train_sac", [*ARGV, f"hydra.run.dir={reference}"])
@@ -35,6 +37,8 @@ def test_packed_unpacked_and_resumed_twice_logs_what_an_uninterrupted_run_logs(t
     assert done.returncode == 0 and "400 new steps" in done.stdout, done.stderr
     chunk = load_file(pack / "actions" / "steps_000000000_000000400.safetensors")["action"]
     assert chunk.shape == (400, 1)
+    other_cpu = tmp_path / "other_cpu"
+    shutil.copytree(pack, other_cpu)
 
     second = tmp_path / "second"  # another machine: only the pack came along
     done = tool("unpack", pack, second)
@@ -62,6 +66,26 @@ def test_packed_unpacked_and_resumed_twice_logs_what_an_uninterrupted_run_logs(t
     # The reference run's actions are the packed run's: its last checkpoint appends to the same pack.
     done = tool("pack", reference, pack)
     assert done.returncode == 0 and "200 new steps" in done.stdout, done.stderr
+
+    # A CPU that rounds differently: the simulator state saved at step 400 is not where rebuilding the first 400
+    # steps ends. The run goes on from its saved state; its next pack rebuilds its steps from there, bit for bit.
+    meta_path = other_cpu / "checkpoint" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["loop"]["env"]["mujoco"][3] += 1e-6  # a joint velocity (after time and the two positions)
+    meta_path.write_text(json.dumps(meta))
+    fourth = tmp_path / "fourth"
+    done = tool("unpack", other_cpu, fourth)
+    assert done.returncode == 0 and "simulator state 1e-06" in done.stdout, done.stdout
+    kill_at_checkpoint("train_sac", [f"resume={fourth}", f"hydra.run.dir={tmp_path / 'h4'}"], fourth, 600)
+    done = tool("pack", fourth, other_cpu)
+    assert done.returncode == 0 and "200 new steps" in done.stdout, done.stderr
+    fifth = tmp_path / "fifth"
+    done = tool("unpack", other_cpu, fifth)
+    assert done.returncode == 0 and "bit for bit" in done.stdout, done.stderr
+    _, _, went_on = load_checkpoint(fourth / "checkpoints" / "latest")
+    _, _, rebuilt = load_checkpoint(fifth / "checkpoints" / "latest")
+    assert went_on is not None and rebuilt is not None and all(torch.equal(rebuilt[k], went_on[k]) for k in went_on)
+    assert not torch.equal(went_on["obs"], wrapped["obs"])  # the perturbed run's rows are its own
 
 
 @pytest.mark.slow  # a training process: about 10 s
