@@ -18,7 +18,8 @@ CPU the simulation may round differently: unpack then says by how much, and the 
 own env state with the rows rebuilt there as its replay (valid transitions of the task under the recorded actions);
 its next pack, on that CPU, rebuilds the same rows, since each chunk starts from the state its run restored.
 Runs of Box-action tasks whose episode the checkpoint restores exactly (MuJoCo and classic control, not Box2D) can
-be packed.
+be packed. A pack directory is meant to be committed after each pack: a pack stopped halfway (its chunk written, its
+checkpoint not yet swapped) is undone by checking the directory out again and packing once more.
 """
 
 from __future__ import annotations
@@ -200,8 +201,8 @@ def unpack(pack_dir: Path, run_dir: Path) -> str:
     config = _config(meta, pack_dir)
     step, obs_dim, act_dim = int(meta["step"]), int(meta["obs_dim"]), int(meta["act_dim"])
     chunks = read_chunks(pack_dir)
-    if sum(chunk.actions.shape[0] for chunk in chunks) != step:
-        raise UserError(f"{pack_dir} holds the actions of fewer or more steps than its checkpoint's {step}")
+    if (stored := sum(chunk.actions.shape[0] for chunk in chunks)) != step:
+        raise UserError(f"{pack_dir}: its actions end at step {stored}, its checkpoint is at step {step}")
     buffer, env, obs = rebuild(config, obs_dim, act_dim, chunks)
     try:
         rebuilt, saved = get_env_state(env), meta["loop"]["env"]
@@ -227,7 +228,9 @@ def unpack(pack_dir: Path, run_dir: Path) -> str:
 
 def _largest_difference(a: Any, b: Any) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.abs(a - b).max()) if a.shape == b.shape and a.size else (0.0 if a.shape == b.shape else np.inf)
+    if a.shape != b.shape:
+        return np.inf
+    return float(np.abs(a - b).max(initial=0.0))
 
 
 def main() -> None:
