@@ -20,6 +20,11 @@ PY=$REPO/.venv/bin/python
 QUEUES=("HalfCheetah:0 HalfCheetah:1 HalfCheetah:2" "Hopper:0 Hopper:1 Hopper:2")
 
 finished() { grep -q '"finished": true' "$1/run.json" 2>/dev/null; }
+# A run is done when its run directory says so or, on a machine that never held it, its committed curve reached 1M.
+done_run() {
+  finished "$RUNS/$1" || grep -q '"step": 1000000, .*"eval/return_mean"' \
+    "$REPO/benchmarks/measured/full_budget/$1/metrics.jsonl" 2>/dev/null
+}
 
 run_one() {  # ENV SEED: start or resume one run to 1M steps
   local run=$RUNS/$1_seed$2
@@ -39,7 +44,7 @@ case "${1:-}" in
     [ -d "$HOME_DIR/wt" ] || git worktree add --detach "$HOME_DIR/wt" $LANE_COMMIT
     for pack in benchmarks/lanes/*_seed*/; do
       name=$(basename "$pack")
-      if [ ! -e "$RUNS/$name/checkpoints/latest" ] && ! finished "$RUNS/$name"; then
+      if [ ! -e "$RUNS/$name/checkpoints/latest" ] && ! done_run "$name"; then
         rm -rf "${RUNS:?}/$name"
         $PY benchmarks/portable_run.py unpack "$pack" "$RUNS/$name"
       fi
@@ -54,7 +59,7 @@ case "${1:-}" in
     REPO=$2 PY=$2/.venv/bin/python
     shift 2
     for job in "$@"; do
-      finished "$RUNS/${job/:/_seed}" && continue
+      done_run "${job/:/_seed}" && continue
       echo "$(date -u +%FT%T) start $job"
       run_one "${job%:*}" "${job#*:}" || { echo "$(date -u +%FT%T) stopped $job ($?)"; exit; }
     done
