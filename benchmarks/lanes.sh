@@ -5,8 +5,9 @@
 #   bash benchmarks/lanes.sh pause    # SIGSTOP the runs (timing, CI); `cont` resumes them
 #   bash benchmarks/lanes.sh stop     # before a session ends: checkpoint, pack, copy the curves; then commit
 #
-# Only the lanes' own processes are signalled (their command lines name $RUNS). Each run trains from a worktree pinned to LANE_COMMIT (later changes cannot break its resume), one torch thread,
-# in /work/lanes/runs/<Env>_seed<S>; a lane runs its queue one run after the other. `stop` packs each unfinished
+# Each run trains from a worktree pinned to LANE_COMMIT (later changes cannot break its resume), one torch thread,
+# in /work/lanes/runs/<Env>_seed<S>; a lane runs its queue one run after the other, and only the lanes' own processes
+# are signalled (their command lines name $RUNS). `stop` packs each unfinished
 # run into benchmarks/lanes/<Env>_seed<S>/ (portable_run.py: its checkpoint and its replay buffer as actions) and
 # copies every run's config.yaml and metrics.jsonl to benchmarks/measured/full_budget/<Env>_seed<S>/.
 set -euo pipefail

@@ -41,7 +41,7 @@ from envs.make import make_env
 from envs.state import get_env_state, set_env_state
 from sac.config import EnvConfig, UserError
 from sac.run.checkpoint import META_FILE, STATE_FILE, load_checkpoint, save_checkpoint
-from sac.run.replay import ReplayBuffer
+from sac.run.replay import ReplayBuffer, capacity
 from sac.run.rundir import RunDir
 
 CHECKPOINT, ACTIONS, RUN, RNG_FILE = "checkpoint", "actions", "run", "replay_rng.safetensors"
@@ -104,8 +104,8 @@ def rebuild(config: dict[str, Any], obs_dim: int, act_dim: int, chunks: list[Chu
     its resume did (`restore_loop`) where a chunk starts; with the env and the observation the next action would be
     taken in."""
     env_cfg = EnvConfig(name=config["env"]["name"], max_episode_steps=config["env"]["max_episode_steps"])
-    capacity = min(config["buffer_size"], 2 * config["total_steps"])
-    buffer = ReplayBuffer(obs_dim, act_dim, capacity, torch.device("cpu"), seed=config["seed"])
+    rows = capacity(config["buffer_size"], config["total_steps"])
+    buffer = ReplayBuffer(obs_dim, act_dim, rows, torch.device("cpu"), seed=config["seed"])
     env = make_env(env_cfg, seed=config["seed"])
     obs, _ = env.reset()
     for chunk in chunks:
@@ -148,14 +148,14 @@ def pack(run_dir: Path, pack_dir: Path) -> str:
         raise UserError(f"{checkpoint} holds no replay buffer (checkpoint_buffer=false): nothing to rebuild it from")
     config = _config(meta, checkpoint)
     step, obs_dim, act_dim = int(meta["step"]), int(meta["obs_dim"]), int(meta["act_dim"])
-    if replay["action"].shape[1] != act_dim or replay["obs"].shape[1] != obs_dim:
+    if replay["action"].shape[1] != act_dim:
         raise UserError(
             f"{checkpoint}: a replay row holds one action index (discrete SAC); only Box actions are packed"
         )
 
     chunks = read_chunks(pack_dir)
     have = sum(chunk.actions.shape[0] for chunk in chunks)
-    held = actions_in_step_order(replay, min(config["buffer_size"], 2 * config["total_steps"]))
+    held = actions_in_step_order(replay, capacity(config["buffer_size"], config["total_steps"]))
     if have > step:
         raise UserError(
             f"{pack_dir} holds {have} steps, more than {checkpoint} reached ({step}): a pack of another run"

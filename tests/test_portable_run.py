@@ -25,7 +25,7 @@ def tool(*args: Path | str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow  # five training processes: about 60 s
+@pytest.mark.slow  # five training processes: about 45 s
 def test_packed_unpacked_and_resumed_twice_logs_what_an_uninterrupted_run_logs(tmp_path: Path) -> None:
     reference, pack = tmp_path / "reference", tmp_path / "pack"
     code, _, stderr = run_entry_point("train_sac", [*ARGV, f"hydra.run.dir={reference}"])

@@ -156,6 +156,12 @@ class ReplayBuffer:
         self.generator.set_state(state["rng"].cpu())
 
 
+def capacity(buffer_size: int, total_steps: int) -> int:
+    """The rows a run's buffer gets: `buffer_size`, but no more than a run of `total_steps` fills, which is at most
+    2 * total_steps rows (an episode's final state takes a row of its own)."""
+    return min(buffer_size, 2 * total_steps)
+
+
 def allocate(obs_dim: int, act_dim: int, capacity: int, device: torch.device, seeds: int = 0) -> dict[str, Tensor]:
     """A buffer's row storage, with a leading seed axis of size `seeds` when it is not 0.
 

@@ -42,7 +42,7 @@ from sac.batch import Batch
 from sac.config import TrainConfig, as_dict
 from sac.run.checkpoint import CheckpointError, checkpoint_step, drop_older_replays
 from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, episode_end, restore_loop
-from sac.run.replay import ReplayBuffer, allocate
+from sac.run.replay import ReplayBuffer, allocate, capacity
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.session import SeedBatch, Session, Snapshot, Throughput, due, rng_state
 from sac.speed import CudaGraphUpdate, adam, compile_losses
@@ -258,7 +258,7 @@ def train_seeds(c: TrainConfig, run_dir: Path, device: torch.device, resume: boo
                 single, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
             )
             agents.append(agent)
-        replay = SeedReplay(seeds, obs_dim, action_columns, min(c.buffer_size, 2 * c.total_steps), device)
+        replay = SeedReplay(seeds, obs_dim, action_columns, capacity(c.buffer_size, c.total_steps), device)
 
         if not resume:
             RunDir(run_dir).create(as_dict(c))

@@ -32,7 +32,7 @@ from sac.config import (
 )
 from sac.run.device import resolve_device
 from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, env_step, restore_loop
-from sac.run.replay import ReplayBuffer
+from sac.run.replay import ReplayBuffer, capacity
 from sac.run.rollout import Action
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.seeds import train_seeds
@@ -60,8 +60,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     try:
         obs_dim, act_dim = dims(env.observation_space, env.action_space)
         agent, identity, action_columns = build_agent(c, obs_dim, act_dim, is_discrete(env.action_space), device)
-        # A run of total_steps fills at most 2 * total_steps rows (an episode's final state takes a row).
-        buffer = ReplayBuffer(obs_dim, action_columns, min(c.buffer_size, 2 * c.total_steps), device, seed=c.seed)
+        buffer = ReplayBuffer(obs_dim, action_columns, capacity(c.buffer_size, c.total_steps), device, seed=c.seed)
         meta = {
             **identity.fields(),
             "env_id": env_id(c.env.name),
