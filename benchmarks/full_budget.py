@@ -10,7 +10,8 @@ going shows as far as it got) and writes to `--out`:
   `learning_curves.py`, `<lib>_<env>_seed<seed>.csv`, drawn dashed beside them);
 - `final_returns.csv`: env, library, seed, last evaluated step, its eval return, and for this package's runs the
   hours the run's processes ran (summed over its resumed segments) and its median steps/s;
-- `table.md`: per env and library the final eval return as mean ± std over seeds, the interquartile mean with its
+- `table.md`: per env and library the final eval return as mean ± std over the seeds that reached the furthest
+  step (a run still going is listed with its step, never averaged in), the interquartile mean with its
   95% stratified bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021), each seed, and the steps reached;
 and prints the same table.
 """
@@ -62,14 +63,19 @@ def peer_curves(folder: Path, libs: list[str]) -> dict[tuple[str, str], dict[int
 
 
 def table_row(env: str, lib: str, by_seed: dict[int, Curve]) -> str:
-    """One markdown row: env, library, steps reached, mean ± std (population std, ddof 0), IQM [95% CI], seeds."""
+    """One markdown row: env, library, steps, mean ± std (population std, ddof 0), IQM [95% CI], each seed.
+
+    The statistics cover only the seeds that reached the furthest step (the budget, once any run finished): a run
+    still going is listed with the step it reached, never averaged with finished ones."""
     ran = {seed: c for seed, c in sorted(by_seed.items()) if len(c[0])}
-    finals = np.array([r[-1] for _, r in ran.values()])
+    furthest = max(int(s[-1]) for s, _ in ran.values())
+    finals = np.array([r[-1] for s, r in ran.values() if s[-1] == furthest])
     point, low, high = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
-    reached = sorted({int(s[-1]) for s, _ in ran.values()})
-    seeds = ", ".join(f"{seed}: {r[-1]:.0f}" for seed, (_, r) in ran.items())
-    return (f"| {env} | {lib} | {'/'.join(f'{s:,}' for s in reached)} | {finals.mean():.0f} ± {finals.std():.0f} "
-            f"| {point:.0f} [{low:.0f}, {high:.0f}] | {seeds} |")  # fmt: skip
+    seeds = ", ".join(
+        f"{seed}: {r[-1]:.0f}" + ("" if s[-1] == furthest else f" (at {int(s[-1]):,})") for seed, (s, r) in ran.items()
+    )
+    return (f"| {env} | {lib} | {furthest:,} ({len(finals)} of {len(ran)} seeds) | {finals.mean():.0f} ± "
+            f"{finals.std():.0f} | {point:.0f} [{low:.0f}, {high:.0f}] | {seeds} |")  # fmt: skip
 
 
 def main() -> None:

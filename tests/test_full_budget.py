@@ -35,6 +35,7 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     finals = {0: -300.0, 1: -150.0, 2: -200.0, 3: -1200.0}
     for seed, last in finals.items():
         fake_run(tmp_path / f"s{seed}", seed, [-1500.0, -900.0, last], resume_at=20_000 if seed == 1 else None)
+    fake_run(tmp_path / "s4", 4, [-1500.0, -100.0])  # still going: listed with its step, not averaged in
     fake_run(tmp_path / "other", 0, [-1400.0, -700.0])
     fake_run(tmp_path / "new", 5, [])  # started, not yet evaluated: left out
     (tmp_path / "new" / "metrics.jsonl").write_text('{"step": 1000, "time": 9.0, "perf/steps_per_sec": 111.0}\n')
@@ -42,7 +43,7 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     peers.mkdir()
     (peers / "sb3_Pendulum_seed0.csv").write_text("step,return\n10000,-1300\n30000,-250\n")
     out = tmp_path / "out"
-    args = [str(tmp_path / f"s{s}") for s in finals] + [f"fix={tmp_path / 'other'}", str(tmp_path / "new")]
+    args = [str(tmp_path / f"s{s}") for s in [*finals, 4]] + [f"fix={tmp_path / 'other'}", str(tmp_path / "new")]
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "full_budget.py"), *args, "--peer-curves", str(peers),
          "--out", str(out)],
@@ -55,8 +56,11 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     values = np.array(list(finals.values()))
     assert f"| {values.mean():.0f} ± {values.std():.0f} |" in rows["ours"]
     assert f"| {iqm(values):.0f} [" in rows["ours"] and iqm(values) == (-300 - 200) / 2
-    assert "0: -300, 1: -150, 2: -200, 3: -1200" in rows["ours"] and "| 30,000 |" in rows["ours"]
-    assert "| 20,000 | -700 ± 0 |" in rows["fix"] and "| 30,000 | -250 ± 0 |" in rows["sb3"]
+    assert "| 0: -300, 1: -150, 2: -200, 3: -1200, 4: -100 (at 20,000) |" in rows["ours"]
+    assert "| 30,000 (4 of 5 seeds) |" in rows["ours"]
+    assert (
+        "| 20,000 (1 of 1 seeds) | -700 ± 0 |" in rows["fix"] and "| 30,000 (1 of 1 seeds) | -250 ± 0 |" in rows["sb3"]
+    )
     table = {(r["library"], r["seed"]): r for r in csv.DictReader((out / "final_returns.csv").open())}
     assert float(table[("ours", "0")]["process_hours"]) == 1.5  # three half-hours, one process
     # Resumed at 20k: its clock restarted (1800 s, then 5 s and 1805 s), so the hours sum the two segments' ends.
