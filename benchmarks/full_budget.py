@@ -8,11 +8,13 @@ Reads each run directory's `config.yaml` and `metrics.jsonl` as the run wrote th
 going shows as far as it got) and writes to `--out`:
 - `curves_<env>.png`: each seed's eval-return curve and their mean (with `--peer-curves`, the peers' CSVs from
   `learning_curves.py`, `<lib>_<env>_seed<seed>.csv`, drawn dashed beside them);
-- `final_returns.csv`: env, library, seed, last evaluated step, its eval return, and for this package's runs the
-  hours the run's processes ran (summed over its resumed segments) and its median steps/s;
+- `final_returns.csv`: env, library, seed, last evaluated step, its eval return, the mean of the last `LAST`
+  evaluations, the best evaluation (Tianshou's protocol), and for this package's runs the hours the run's processes
+  ran (summed over its resumed segments) and its median steps/s;
 - `table.md`: per env and library the final eval return as mean ± std over the seeds that reached the furthest
   step (a run still going is listed with its step, never averaged in), the interquartile mean with its
-  95% stratified bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021), each seed, and the steps reached;
+  95% stratified bootstrap CI (sac/analysis/stats.py; Agarwal et al. 2021), each seed, the steps reached, and the
+  mean of the last `LAST` evaluations (mean ± std over the same seeds);
 and prints the same table.
 """
 
@@ -31,6 +33,10 @@ from sac.run.rundir import RunDir
 
 Curve = tuple[np.ndarray, np.ndarray]
 """(steps, eval returns) of one run."""
+LAST = 10
+"""How many of a run's last evaluations the steadier statistic averages (the last 100k steps at eval_every=10k):
+one evaluation is a snapshot of a policy that can swing between evaluations (Hopper's deterministic policy either
+hops the full 1000 steps or falls a few hundred steps in)."""
 
 
 def our_run(run: RunDir) -> tuple[str, int, Curve, float, float]:
@@ -74,8 +80,10 @@ def table_row(env: str, lib: str, by_seed: dict[int, Curve]) -> str:
     seeds = ", ".join(
         f"{seed}: {r[-1]:.0f}" + ("" if s[-1] == furthest else f" (at {int(s[-1]):,})") for seed, (s, r) in ran.items()
     )
+    lasts = np.array([r[-LAST:].mean() for s, r in ran.values() if s[-1] == furthest])
     return (f"| {env} | {lib} | {furthest:,} ({len(finals)} of {len(ran)} seeds) | {finals.mean():.0f} ± "
-            f"{finals.std():.0f} | {point:.0f} [{low:.0f}, {high:.0f}] | {seeds} |")  # fmt: skip
+            f"{finals.std():.0f} | {point:.0f} [{low:.0f}, {high:.0f}] | {seeds} | {lasts.mean():.0f} ± "
+            f"{lasts.std():.0f} |")  # fmt: skip
 
 
 def main() -> None:
@@ -106,7 +114,11 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     rows = []
-    table = ["| env | library | steps | final eval return, mean ± std | IQM [95% CI] | each seed |", "|---" * 6 + "|"]
+    table = [
+        f"| env | library | steps | final eval return, mean ± std | IQM [95% CI] | each seed | mean of the last {LAST} "
+        "evals, mean ± std |",
+        "|---" * 7 + "|",
+    ]
     for env in sorted({e for _, e in curves}):
         fig, ax = plt.subplots(figsize=(7, 4.2))
         for (lib, e), by_seed in sorted(curves.items()):
@@ -122,7 +134,9 @@ def main() -> None:
                 ax.plot(steps, returns, style, color=line.get_color(), linewidth=0.8, alpha=0.4)
                 if len(steps):
                     hours, rate = times.get((lib, env, seed), (float("nan"), float("nan")))
-                    rows.append((env, lib, seed, int(steps[-1]), f"{returns[-1]:.1f}", f"{hours:.2f}", f"{rate:.1f}"))
+                    last, best = f"{returns[-LAST:].mean():.1f}", f"{returns.max():.1f}"
+                    rows.append((env, lib, seed, int(steps[-1]), f"{returns[-1]:.1f}", last, best, f"{hours:.2f}",
+                                 f"{rate:.1f}"))  # fmt: skip
             table.append(table_row(env, lib, by_seed))
         ax.set(title=env, xlabel="environment steps", ylabel="deterministic eval return")
         ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k")
@@ -131,7 +145,8 @@ def main() -> None:
         fig.savefig(args.out / f"curves_{env}.png", dpi=120)
         plt.close(fig)
     with (args.out / "final_returns.csv").open("w", newline="") as f:
-        header = ("env", "library", "seed", "step", "eval_return", "process_hours", "median_steps_per_sec")
+        header = ("env", "library", "seed", "step", "eval_return", f"mean_last_{LAST}_evals", "best_eval_return",
+                  "process_hours", "median_steps_per_sec")  # fmt: skip
         csv.writer(f).writerows([header, *rows])
     (args.out / "table.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))

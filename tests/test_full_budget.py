@@ -58,6 +58,8 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     assert f"| {iqm(values):.0f} [" in rows["ours"] and iqm(values) == (-300 - 200) / 2
     assert "| 0: -300, 1: -150, 2: -200, 3: -1200, 4: -100 (at 20,000) |" in rows["ours"]
     assert "| 30,000 (4 of 5 seeds) |" in rows["ours"]
+    lasts = np.array([np.mean([-1500.0, -900.0, last]) for last in finals.values()])  # all 3 evals are the last 10
+    assert rows["ours"].endswith(f"| {lasts.mean():.0f} ± {lasts.std():.0f} |")
     assert (
         "| 20,000 (1 of 1 seeds) | -700 ± 0 |" in rows["fix"] and "| 30,000 (1 of 1 seeds) | -250 ± 0 |" in rows["sb3"]
     )
@@ -65,6 +67,9 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     assert float(table[("ours", "0")]["process_hours"]) == 1.5  # three half-hours, one process
     # Resumed at 20k: its clock restarted (1800 s, then 5 s and 1805 s), so the hours sum the two segments' ends.
     assert float(table[("ours", "1")]["process_hours"]) == round((1800 + 1805) / 3600, 2)
+    assert (
+        table[("ours", "3")]["mean_last_10_evals"] == "-1200.0" and table[("ours", "3")]["best_eval_return"] == "-900.0"
+    )
     assert float(table[("ours", "0")]["median_steps_per_sec"]) == 26.0  # the rates after 10k steps: 21 and 31
     assert table[("sb3", "0")]["eval_return"] == "-250.0" and table[("sb3", "0")]["process_hours"] == "nan"
     assert ("ours", "5") not in table
