@@ -3,11 +3,13 @@
     python benchmarks/full_budget.py RUN_DIR [RUN_DIR ...] --out benchmarks/measured/full_budget
     python benchmarks/full_budget.py RUN_DIR ... --peer-curves benchmarks/measured/gap_200k/runs --out DIR
     python benchmarks/full_budget.py RUN_DIR fix=OTHER_RUN_DIR ... --out DIR   # LABEL=RUN_DIR: drawn as "LABEL"
+    python benchmarks/full_budget.py RUN_DIR ... --anchors benchmarks/measured/full_budget/anchors.csv --out DIR
 
 Reads each run directory's `config.yaml` and `metrics.jsonl` as the run wrote them (finished or not: a run still
 going shows as far as it got) and writes to `--out`:
 - `curves_<env>.png`: each seed's eval-return curve and their mean (with `--peer-curves`, the peers' CSVs from
-  `learning_curves.py`, `<lib>_<env>_seed<seed>.csv`, drawn dashed beside them);
+  `learning_curves.py`, `<lib>_<env>_seed<seed>.csv`, drawn dashed beside them; with `--anchors`, a CSV of
+  published final returns `env,source,mean,std`, each drawn as a point with its ± std just right of the last step);
 - `final_returns.csv`: env, library, seed, last evaluated step, its eval return, the mean of the last `LAST`
   evaluations, the best evaluation (Tianshou's protocol), and for this package's runs the hours the run's processes
   ran (summed over its resumed segments) and its median steps/s;
@@ -68,6 +70,14 @@ def peer_curves(folder: Path, libs: list[str]) -> dict[tuple[str, str], dict[int
     return found
 
 
+def anchors(path: Path) -> dict[str, list[tuple[str, float, float]]]:
+    """env id -> (source, mean, std; nan when the source gives no spread over seeds) of each published return."""
+    found: dict[str, list[tuple[str, float, float]]] = {}
+    for row in csv.DictReader(path.open()):
+        found.setdefault(env_id(row["env"]), []).append((row["source"], float(row["mean"]), float(row["std"] or "nan")))
+    return found
+
+
 def table_row(env: str, lib: str, by_seed: dict[int, Curve]) -> str:
     """One markdown row: env, library, steps, mean ± std (population std, ddof 0), IQM [95% CI], each seed.
 
@@ -91,6 +101,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="this package's run directories, each RUN_DIR or LABEL=RUN_DIR")
     parser.add_argument("--peer-curves", type=Path, help="a folder of learning_curves.py's per-run CSVs")
     parser.add_argument("--peer-libs", nargs="+", default=["sb3"], help="which of its libraries to draw")
+    parser.add_argument("--anchors", type=Path, help="published final returns: a CSV env,source,mean,std")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -106,6 +117,7 @@ def main() -> None:
         curves.setdefault((label or "ours", env), {})[seed] = curve
         times[(label or "ours", env, seed)] = (hours, rate)
     peers = peer_curves(args.peer_curves, args.peer_libs) if args.peer_curves else {}
+    published = anchors(args.anchors) if args.anchors else {}
     curves |= peers
 
     import matplotlib
@@ -120,7 +132,7 @@ def main() -> None:
         "|---" * 7 + "|",
     ]
     for env in sorted({e for _, e in curves}):
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        fig, ax = plt.subplots(figsize=(7, 5))
         for (lib, e), by_seed in sorted(curves.items()):
             if e != env or not by_seed:
                 continue
@@ -138,9 +150,14 @@ def main() -> None:
                     rows.append((env, lib, seed, int(steps[-1]), f"{returns[-1]:.1f}", last, best, f"{hours:.2f}",
                                  f"{rate:.1f}"))  # fmt: skip
             table.append(table_row(env, lib, by_seed))
+        right = max(int(s[-1]) for (_, e), by_seed in curves.items() if e == env for s, _ in by_seed.values())
+        markers = "sDv^<>P"
+        for i, (source, mean_, std) in enumerate(published.get(env, [])):
+            ax.errorbar(right * (1.02 + 0.025 * i), mean_, yerr=None if np.isnan(std) else std, fmt=markers[i % 7],
+                        color="0.3", markersize=5, capsize=2, label=f"{source}: {mean_:.0f}")  # fmt: skip
         ax.set(title=env, xlabel="environment steps", ylabel="deterministic eval return")
         ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k")
-        ax.legend()
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
         fig.tight_layout()
         fig.savefig(args.out / f"curves_{env}.png", dpi=120)
         plt.close(fig)

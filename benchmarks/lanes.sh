@@ -83,7 +83,8 @@ case "${1:-}" in
         $PY benchmarks/portable_run.py pack "$run" "benchmarks/lanes/$name"
       fi
     done
-    $PY benchmarks/full_budget.py benchmarks/measured/full_budget/*_seed* --out benchmarks/measured/full_budget
+    $PY benchmarks/full_budget.py benchmarks/measured/full_budget/*_seed* --anchors benchmarks/measured/full_budget/anchors.csv \
+      --out benchmarks/measured/full_budget
     ;;
   *)
     echo "usage: bash benchmarks/lanes.sh start|pause|cont|stop" >&2

@@ -43,9 +43,12 @@ def test_table_csv_and_labels(tmp_path: Path) -> None:
     peers.mkdir()
     (peers / "sb3_Pendulum_seed0.csv").write_text("step,return\n10000,-1300\n30000,-250\n")
     out = tmp_path / "out"
+    anchors = tmp_path / "anchors.csv"  # drawn beside the curves; one without a spread over seeds
+    anchors.write_text('env,source,mean,std\nPendulum,"A (1 run)",-160,\nPendulum,B,-150,20\nHopper,C,3000,100\n')
     args = [str(tmp_path / f"s{s}") for s in [*finals, 4]] + [f"fix={tmp_path / 'other'}", str(tmp_path / "new")]
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "full_budget.py"), *args, "--peer-curves", str(peers),
+         "--anchors", str(anchors),
          "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
