@@ -36,7 +36,20 @@ from sac.run.rundir import Identity, RunDir
 
 def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray, bool], Action], dict[str, Any]]:
     """A saved SAC, discrete SAC or REINFORCE policy as `act(obs (obs_dim,), deterministic) -> action` (in [-1, 1],
-    or an action index), and its checkpoint's metadata; the agent is rebuilt through the registry."""
+    or an action index), and its checkpoint's metadata."""
+    agent, meta = load_agent(path, device)
+    if Identity.read(meta).algorithm == "reinforce":  # an unsquashed Gaussian: its actions are clipped for the env
+
+        def act(obs: np.ndarray, deterministic: bool) -> np.ndarray:
+            return np.clip(agent.act(obs[None], deterministic)[0], -1.0, 1.0)
+
+        return act, meta
+    return agent.act, meta
+
+
+def load_agent(path: Path, device: torch.device) -> tuple[Any, dict[str, Any]]:
+    """A saved agent rebuilt through the registry with its networks' weights (critics and temperature too), and
+    its checkpoint's metadata (its config upgraded to the current schema)."""
     state, meta, _ = load_checkpoint(path)
     try:
         identity = Identity.read(meta)
@@ -51,13 +64,7 @@ def load_policy(path: Path, device: torch.device) -> tuple[Callable[[np.ndarray,
     encoder = _typed(EncoderConfig, meta["config"].get("encoder", {}), path) if identity.algorithm == "sac" else None
     agent = build(identity, obs_dim, act_dim, _typed(entry.agent_schema, agent_cfg, path), device, encoder)
     restore(agent, state["agent"], path)
-    if identity.algorithm == "reinforce":  # an unsquashed Gaussian: its actions are clipped on their way to the env
-
-        def act(obs: np.ndarray, deterministic: bool) -> np.ndarray:
-            return np.clip(agent.act(obs[None], deterministic)[0], -1.0, 1.0)
-
-        return act, meta
-    return agent.act, meta
+    return agent, meta
 
 
 def checkpoint_path(path: Path) -> Path:
