@@ -85,12 +85,13 @@ def table_row(env: str, lib: str, by_seed: dict[int, Curve]) -> str:
     still going is listed with the step it reached, never averaged with finished ones."""
     ran = {seed: c for seed, c in sorted(by_seed.items()) if len(c[0])}
     furthest = max(int(s[-1]) for s, _ in ran.values())
-    finals = np.array([r[-1] for s, r in ran.values() if s[-1] == furthest])
+    at_furthest = [r for s, r in ran.values() if s[-1] == furthest]
+    finals = np.array([r[-1] for r in at_furthest])
     point, low, high = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
     seeds = ", ".join(
         f"{seed}: {r[-1]:.0f}" + ("" if s[-1] == furthest else f" (at {int(s[-1]):,})") for seed, (s, r) in ran.items()
     )
-    lasts = np.array([r[-LAST:].mean() for s, r in ran.values() if s[-1] == furthest])
+    lasts = np.array([r[-LAST:].mean() for r in at_furthest])
     return (f"| {env} | {lib} | {furthest:,} ({len(finals)} of {len(ran)} seeds) | {finals.mean():.0f} ± "
             f"{finals.std():.0f} | {point:.0f} [{low:.0f}, {high:.0f}] | {seeds} | {lasts.mean():.0f} ± "
             f"{lasts.std():.0f} |")  # fmt: skip
@@ -153,8 +154,9 @@ def main() -> None:
         right = max(int(s[-1]) for (_, e), by_seed in curves.items() if e == env for s, _ in by_seed.values())
         markers = "sDv^<>P"
         for i, (source, mean_, std) in enumerate(published.get(env, [])):
-            ax.errorbar(right * (1.02 + 0.025 * i), mean_, yerr=None if np.isnan(std) else std, fmt=markers[i % 7],
-                        color="0.3", markersize=5, capsize=2, label=f"{source}: {mean_:.0f}")  # fmt: skip
+            ax.errorbar(right * (1.02 + 0.025 * i), mean_, yerr=None if np.isnan(std) else std,
+                        fmt=markers[i % len(markers)], color="0.3", markersize=5, capsize=2,
+                        label=f"{source}: {mean_:.0f}")  # fmt: skip
         ax.set(title=env, xlabel="environment steps", ylabel="deterministic eval return")
         ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
