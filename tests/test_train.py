@@ -44,8 +44,9 @@ def test_resume_with_a_larger_total_steps_continues_the_same_run(tmp_path: Path)
     wandb.teardown()  # the in-process W&B service must not outlive this test (see test_report.py)
     assert code == 0, stderr
     assert run_id and RunDir(part).read_info()["wandb_run_id"] == run_id  # the same W&B run, continued
-    # Two offline segments of one W&B run: the first part and the resumed part (`wandb sync` joins them).
-    assert len(list(part.glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb"))) == 2
+    # Two offline segments of one W&B run: the first part and the resumed part (`wandb sync` joins them). Matched by
+    # the file name: a segment started in the same second as the one before gets a "-1" suffix on its directory.
+    assert len(list(part.glob(f"wandb/offline-run-*/run-{run_id}.wandb"))) == 2
 
     def strip(rows: list[dict]) -> list[dict]:
         return [{k: v for k, v in r.items() if k not in ("time", "perf/steps_per_sec")} for r in rows]
