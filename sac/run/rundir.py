@@ -3,8 +3,10 @@
     RUN_DIR/
       config.yaml          the resolved config the run was started with
       metrics.jsonl        one JSON object per log event: {"step": N, "time": s, key: value, ...}
-      run.json             {"algorithm", "policy", "estimator", "wandb_run_id", "pid", "finished"}: what sweeps
-                           and reports read (the first three: the run's `Identity`)
+      run.json             {"algorithm", "policy", "estimator", "wandb_run_id", "pid", "finished", "segments"}:
+                           what sweeps and reports read (the first three: the run's `Identity`); segments, one
+                           per start or resume: the step, the dependency lock's sha256 and what differs from it,
+                           Python, torch and the CPU (sac/run/provenance.py)
       checkpoints/latest   a symlink to the newest checkpoint (sac/run/checkpoint.py)
       videos/              mp4s of evaluation episodes
 
@@ -176,6 +178,11 @@ class RunDir:
         tmp = self.info_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=1))
         os.replace(tmp, self.info_path)
+
+    def add_segment(self, step: int, provenance: dict[str, Any]) -> None:
+        """Record in run.json that the run (re)started after `step` with `provenance` (sac/run/provenance.py):
+        a resumed run may continue on another machine or with other packages, and each segment says which."""
+        self.write_info(segments=[*self.read_info().get("segments", []), {"from_step": step, **provenance}])
 
     def records(self) -> list[dict[str, Any]]:
         """Every record of metrics.jsonl, in the order logged."""

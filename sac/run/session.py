@@ -27,6 +27,7 @@ from torch import Tensor
 
 from envs.make import make_env
 from sac.config import EnvConfig, UserError, WandbConfig
+from sac.run import provenance
 from sac.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.run.logger import Logger, to_floats
 from sac.run.rollout import EVAL_SEED_OFFSET, Policy, evaluate, record_video
@@ -157,6 +158,7 @@ class Session:
             self.run, self.meta["config"], s.wandb, s.total_steps, identity.label, resumed, previous_id, label, position
         )
         self.run.write_info(**identity.fields(), wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False)
+        self.run.add_segment(self.start_step, provenance.record())
         self.eval_env = make_env(s.env, seed=s.seed + EVAL_SEED_OFFSET)
         self._previous_handlers = catch_stop_signals(self._stop.append)
         return self
