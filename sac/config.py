@@ -335,6 +335,10 @@ _FLAT_DISCRETE_KEYS = {"discrete_estimator": "estimator", "gumbel_temperature": 
                        "target_entropy_fraction": "target_entropy_fraction"}  # fmt: skip
 
 
+RENAMED_OPTIONS = {f"agent.{old}": f"agent.discrete.{new}" for old, new in _FLAT_DISCRETE_KEYS.items()}
+"""train_sac.py's options that moved, by their old command-line name: the command line names the new one."""
+
+
 def upgrade_saved_config(config: Any) -> dict[str, Any]:
     """A config as an older version saved it (config.yaml, checkpoint metadata, a W&B run's config), as plain data
     in the current schema's shape: discrete SAC's flat agent options move under agent.discrete, with the number of

@@ -34,7 +34,49 @@ class CreatesFile:
 # (script, arguments, message). RUN, CKPT, TRUNCATED, PICKLED, PICKLED_META, MISFIT stand for paths the fixture makes.
 CASES = [
     ("train_sac", "env=NoSuchEnv", "Could not find 'env/NoSuchEnv'"),
-    ("train_sac", "no_such_key=1", "Could not override 'no_such_key'"),
+    (
+        "train_sac",
+        "no_such_key=1",
+        "no_such_key=1: train_sac.py has no option no_such_key (all of them: python scripts/train_sac.py --cfg job)",
+    ),
+    (
+        "train_sac",
+        "agent.batchsize=128",
+        "agent.batchsize=128: train_sac.py has no option agent.batchsize; did you mean agent.batch_size?",
+    ),
+    (
+        "train_sac",
+        "total_step=1000",
+        "total_step=1000: train_sac.py has no option total_step; did you mean total_steps?",
+    ),
+    (
+        "train_sac",
+        "learning_start=10",
+        "learning_start=10: train_sac.py has no option learning_start; did you mean learning_starts?",
+    ),
+    (
+        "train_sac",
+        "encoder.latentdim=8",
+        "encoder.latentdim=8: train_sac.py has no option encoder.latentdim; did you mean encoder.latent_dim or encoder.latent?",
+    ),
+    ("train_sac", "batchsize=64", "batchsize=64: train_sac.py has no option batchsize; did you mean agent.batch_size?"),
+    (
+        "train_sac",
+        "agent.discrete_estimator=gumbel",
+        "agent.discrete_estimator=gumbel is now agent.discrete.estimator: use agent.discrete.estimator=gumbel",
+    ),
+    (
+        "train_sac",
+        "--multirun seed=0,1 agent.lr=1e-3",
+        "agent.lr=1e-3: train_sac.py has no option agent.lr; did you mean agent.alpha_lr or agent.actor_lr",
+    ),
+    (
+        "train_reinforce",
+        "agent.policylr=0.01",
+        "agent.policylr=0.01: train_reinforce.py has no option agent.policylr; did you mean agent.policy_lr?",
+    ),
+    ("evaluate", "checkpoint=CKPT episode=3", "episode=3: evaluate.py has no option episode; did you mean episodes?"),
+    ("compare_estimators", "run=[RUN]", "run=[RUN]: compare_estimators.py has no option run; did you mean runs?"),
     ("train_sac", "total_steps=-5", "total_steps=-5 is invalid: it must be > 0"),
     ("train_sac", "total_steps=lots", "Value 'lots' of type 'str' could not be converted to Integer"),
     ("train_sac", "agent.batch_size=0", "agent.batch_size=0 is invalid: it must be > 0"),
@@ -124,9 +166,9 @@ CASES = [
 ]
 
 
-# This one also runs as a process of its own: the exit code and stderr a shell sees for an env whose
-# spaces cannot be trained on.
-SUBPROCESS = {"env.name=Blackjack-v1"}
+# These also run as a process of its own: the exit code and stderr a shell sees for an env whose spaces cannot be
+# trained on, and for a mistyped option (checked before Hydra starts).
+SUBPROCESS = {"env.name=Blackjack-v1", "agent.batchsize=128"}
 
 
 @pytest.fixture(scope="module")

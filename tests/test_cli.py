@@ -131,3 +131,26 @@ def test_automatic_threads_work_without_sched_getaffinity(monkeypatch: pytest.Mo
     assert cli.available_cores() == 6
     assert cli.job_threads(0, Run()) == 6
     assert cli.job_threads(3, Run()) == 3
+
+
+@pytest.mark.parametrize(
+    ("script", "argv"),
+    [
+        ("train_sac", ["env=Hopper", "encoder=vae", "encoder.latent_dim=8", "agent.discrete.estimator=gumbel"]),
+        ("train_sac", ["--multirun", "hydra/launcher=slurm", "seed=0,1", "agent.hidden_sizes=[64,64]"]),
+        ("train_sac", ["agent.hidden_sizes.0=3", "+wandb.tags=[a]", "seeds=[0,1]", "hydra.run.dir=x", "--cfg", "job"]),
+        ("train_reinforce", ["env=Hopper", "agent.policy_lr=1e-3", "num_envs=4"]),
+        ("evaluate", ["checkpoint=x", "episodes=3", "wandb.mode=offline", "env_name=Hopper"]),
+        ("compare_estimators", ["runs=[a,b]", "sweep_dir=d", "title=t"]),
+    ],
+)
+def test_every_real_option_passes_the_name_check(script: str, argv: list[str]) -> None:
+    # Groups, items of a list option, Hydra's flags and its own settings are names too: none may be refused.
+    assert cli.unknown_option(script, argv) is None
+
+
+def test_each_option_of_every_schema_is_a_known_name() -> None:
+    names = cli.option_names(TrainConfig)
+    assert {"agent.batch_size", "agent.discrete.estimator", "encoder.latent_dim", "diagnostics.samples"} <= set(names)
+    for name in names:
+        assert cli.unknown_option("train_sac", [f"{name}=1"]) is None, name

@@ -2,11 +2,14 @@
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from sac.run.provenance import read_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,13 +46,30 @@ def test_dry_run_runs_every_stage_and_reports_every_figure(tmp_path: Path) -> No
     assert "===== learning [0]: rc 0" in (out / "logs.txt").read_text()
 
 
-def test_carried_wheels_are_the_versions_installed_here() -> None:
-    # The GPU run must use what this machine's tests passed with: a bumped dependency must bump the list.
-    import re
-    from importlib.metadata import version
+def fetch_pins(root: Path) -> dict[str, str]:
+    """The pins benchmarks/fetch_gpu_wheels.sh (under `root`) would fetch, read with its --print."""
+    script = root / "benchmarks" / "fetch_gpu_wheels.sh"
+    out = subprocess.run(["bash", str(script), "--print"], capture_output=True, text=True, check=True).stdout
+    return dict(line.split("==") for line in out.split())
 
-    script = ROOT / "benchmarks" / "fetch_gpu_wheels.sh"
-    subprocess.run(["bash", "-n", str(script)], check=True)
-    pins = dict(re.findall(r"([A-Za-z0-9_.-]+)==([0-9][0-9A-Za-z.]*)", script.read_text()))
-    assert {"gymnasium", "mujoco", "hydra-core", "omegaconf", "antlr4-python3-runtime"} <= pins.keys()
-    assert {name: version(name) for name in pins} == pins
+
+def test_carried_wheels_are_the_locked_versions() -> None:
+    # The GPU run must use what the tests passed with: the script reads every version from the lock, so the two
+    # cannot disagree, and no test here depends on what the registry serves today.
+    pins = fetch_pins(ROOT)
+    assert {"gymnasium", "mujoco", "mujoco-core", "hydra-core", "omegaconf", "antlr4-python3-runtime"} <= pins.keys()
+    assert pins == {name: read_lock(ROOT / "requirements" / "lock.txt")[name] for name in pins}
+
+
+def test_a_changed_lock_changes_the_carried_wheels_and_a_missing_pin_stops_the_script(tmp_path: Path) -> None:
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "requirements").mkdir()
+    shutil.copy(ROOT / "benchmarks" / "fetch_gpu_wheels.sh", tmp_path / "benchmarks")
+    lock = (ROOT / "requirements" / "lock.txt").read_text()
+    mujoco = read_lock(ROOT / "requirements" / "lock.txt")["mujoco"]
+    (tmp_path / "requirements" / "lock.txt").write_text(lock.replace(f"\nmujoco=={mujoco} ", "\nmujoco==9.9.9 "))
+    assert fetch_pins(tmp_path)["mujoco"] == "9.9.9"
+    (tmp_path / "requirements" / "lock.txt").write_text(lock.replace("\nomegaconf==", "\nnot-omegaconf=="))
+    result = subprocess.run(["bash", str(tmp_path / "benchmarks" / "fetch_gpu_wheels.sh"), "--print"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode != 0 and "pins no omegaconf" in result.stderr

@@ -5,15 +5,19 @@ are one call each into `main`.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import functools
 import os
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import hydra
 import torch
+from hydra._internal.utils import get_args_parser  # Hydra's own command-line parser: what it takes as overrides
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -21,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from envs import EnvError
-from sac.config import UserError, WandbMode, as_dict, register_configs, to_object
+from sac.config import RENAMED_OPTIONS, SCHEMAS, UserError, WandbMode, as_dict, register_configs, to_object
 from sac.run.rundir import RunDir, Status, batch_status
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -32,8 +36,67 @@ RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads
 
 def main(script: str, task: Callable[[DictConfig], Any]) -> None:
     """Run `task` as the Hydra program `configs/<script>.yaml`, with user errors as one line and exit code 2."""
+    unknown = unknown_option(script, sys.argv[1:])
+    if unknown is not None:
+        print(f"error: {unknown}", file=sys.stderr)
+        sys.exit(2)
     register_configs()
     hydra.main(config_path=str(CONFIG_DIR), config_name=script, version_base="1.3")(report_user_errors(task))()
+
+
+def option_names(schema: type) -> list[str]:
+    """Every option a dataclass schema has, dotted: `agent`, `agent.batch_size`, `agent.discrete.estimator`, ..."""
+    names = []
+    for name, hint in typing.get_type_hints(schema).items():
+        names.append(name)
+        if dataclasses.is_dataclass(hint):
+            names += [f"{name}.{child}" for child in option_names(hint)]  # type: ignore[arg-type]
+    return names
+
+
+def config_groups(script: str) -> list[str]:
+    """The config groups `configs/<script>.yaml` picks from by name (`env=Hopper`, `encoder=vae`)."""
+    config = OmegaConf.load(CONFIG_DIR / f"{script}.yaml")
+    assert isinstance(config, DictConfig)
+    defaults = config.get("defaults", [])
+    return [str(group) for entry in defaults if isinstance(entry, DictConfig) for group in entry]
+
+
+def unknown_option(script: str, argv: list[str]) -> str | None:
+    """The first override in `argv` that names no option of `script`, as one line naming the closest options (or
+    the new name of a renamed one); None when every name is known. Hydra's own message for this is several lines
+    whose hint, `+key=value`, would add a key that nothing reads."""
+    try:
+        overrides = get_args_parser().parse_intermixed_args(argv).overrides
+    except SystemExit:  # flags Hydra's parser rejects: Hydra says so itself
+        return None
+    options, groups = option_names(SCHEMAS[script]), config_groups(script)
+    sections = {name.rsplit(".", 1)[0] for name in options if "." in name}
+    for arg in overrides:
+        key = arg.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+        if not key or key.split(".")[0].split("/")[0] == "hydra":
+            continue  # Hydra's own settings: Hydra checks those
+        parents = [key.rsplit(".", n)[0] for n in range(1, key.count(".") + 1)]
+        if key in options or key in groups or any(p in options and p not in sections for p in parents):
+            continue  # an option, a group, or an item of an option (agent.hidden_sizes.0)
+        value = arg.split("=", 1)[1] if "=" in arg else ""
+        if key in RENAMED_OPTIONS:
+            return f"{arg} is now {RENAMED_OPTIONS[key]}: use {RENAMED_OPTIONS[key]}={value}"
+        leaves = [name for name in options if name not in sections]
+        close = closest(key, leaves + (groups if "." not in key else []))
+        if not close:  # a leaf without its section: batchsize for agent.batch_size
+            near = closest(key.rsplit(".", 1)[-1], sorted({name.rsplit(".", 1)[-1] for name in leaves}))
+            close = [name for leaf in near for name in leaves if name.rsplit(".", 1)[-1] == leaf]
+        hint = f"; did you mean {' or '.join(close[:3])}?" if close else ""
+        return f"{arg}: {script}.py has no option {key}{hint} (all of them: python scripts/{script}.py --cfg job)"
+    return None
+
+
+def closest(word: str, candidates: list[str]) -> list[str]:
+    """The candidates most like `word` (difflib's ratio at least 0.6, and within 0.08 of the best), best first."""
+    scores = sorted(((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in candidates), reverse=True)
+    best = scores[0][0] if scores else 0.0
+    return [c for score, c in scores if score >= max(0.6, best - 0.08)]
 
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])

@@ -70,3 +70,27 @@ def record() -> dict[str, Any]:
         "torch": torch.__version__,
         "cpu": cpu(),
     }
+
+
+def main() -> None:
+    """`python -m sac.run.provenance [--check]`: print this environment's record as JSON; with --check, exit 1
+    unless the installed packages are exactly the lock's (none missing, none at another version, none more)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 unless the installed packages equal the lock")
+    args = parser.parse_args()
+    print(json.dumps(record(), indent=1))
+    if args.check:
+        pins, have = read_lock(), installed()
+        # This package itself and the installer are not locked: pip comes with the virtual environment.
+        extra = sorted(set(have) - set(pins) - {"sac-reparam", "pip"})
+        problems = lock_differences(pins, have) + [f"{name}: not locked, installed {have[name]}" for name in extra]
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
