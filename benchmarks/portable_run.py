@@ -100,8 +100,8 @@ def actions_in_step_order(replay: dict[str, Tensor], capacity: int) -> Tensor:
 
 def rebuild(config: dict[str, Any], obs_dim: int, act_dim: int, chunks: list[Chunk]) -> tuple[ReplayBuffer, Any, Any]:
     """The replay buffer of a run that took the chunks' actions, rebuilt by stepping a fresh env through them as the
-    training loop does (sac/run/train_sac.py `collect`, sac/run/offpolicy.py `env_step`) and restoring the env as
-    its resume did (`restore_loop`) where a chunk starts; with the env and the observation the next action would be
+    training loop does (sac/run/train.py `collect`, `SingleSeed.store`) and restoring the env as its resume did
+    (`restore_seed`) where a chunk starts; with the env and the observation the next action would be
     taken in."""
     env_cfg = EnvConfig(name=config["env"]["name"], max_episode_steps=config["env"]["max_episode_steps"])
     rows = capacity(config["buffer_size"], config["total_steps"])

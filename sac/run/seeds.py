@@ -1,4 +1,5 @@
-"""S seeds of one setting trained in one process: the seed axis over agents, envs and replay.
+"""S seeds of one setting trained in one process: the seed axis over agents and replay, driven by the one loop
+(train.py) as a `SeedLearner`.
 
     python scripts/train_sac.py env=Hopper seeds=[0,1,2,3]
 
@@ -23,9 +24,7 @@ target. With cudagraphs=true the whole batched update is one CUDA graph (speed.C
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +33,14 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from envs import env_id
-from envs.make import dims, is_discrete, make_env
-from envs.state import get_env_state
 from sac.agent import actor_and_temperature_loss, gradient_step
 from sac.batch import Batch
 from sac.config import TrainConfig, as_dict
-from sac.run.checkpoint import CheckpointError, checkpoint_step, drop_older_replays
-from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, episode_end, restore_loop
-from sac.run.replay import ReplayBuffer, allocate, capacity
+from sac.run.checkpoint import CheckpointError, checkpoint_step
+from sac.run.replay import ReplayBuffer, allocate
 from sac.run.rundir import RunDir, seed_dir
-from sac.run.session import SeedBatch, Session, Snapshot, Throughput, due, rng_state
+from sac.run.session import SeedBatch, Session
+from sac.run.train import Agent
 from sac.speed import CudaGraphUpdate, adam, compile_losses
 
 
@@ -239,54 +235,67 @@ class SeedReplay:
         )
 
 
-def train_seeds(c: TrainConfig, run_dir: Path, device: torch.device, resume: bool = False) -> dict[str, float]:
-    """Train every seed of `c.seeds` (validated, by train_sac.train) in this process on `device`, seed k into
-    `run_dir/seed<k>`; returns each seed's last eval metrics as `seed<k>/<metric>`. With `resume`, continue every
-    seed from the newest step all of them saved, so the continuation logs exactly what an uninterrupted batch would
-    have (on a deterministic device)."""
-    seeds = list(c.seeds or [])
-    configs = [dataclasses.replace(c, seed=s, seeds=None, resume=None) for s in seeds]
-    envs: list[Any] = []
-    try:
-        agents: list[Agent] = []
-        for ck in configs:
-            torch.manual_seed(ck.seed)  # before anything else draws: seed k's initial weights are the single run's
-            envs.append(make_env(c.env, seed=ck.seed))
-            obs_dim, act_dim = dims(envs[-1].observation_space, envs[-1].action_space)
-            single = dataclasses.replace(ck, compile=False, cudagraphs=False)
-            agent, identity, action_columns = build_agent(
-                single, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
-            )
-            agents.append(agent)
-        replay = SeedReplay(seeds, obs_dim, action_columns, capacity(c.buffer_size, c.total_steps), device)
+class SeedLearner:
+    """S seeds batched in one model, as the loop (train.py) drives them: `SeedAxis` updates, `SeedReplay` stores
+    and samples. `agents` and `buffers` are the seeds' single agents and buffers, as their checkpoints hold them."""
 
-        if not resume:
-            RunDir(run_dir).create(as_dict(c))
-        if c.wandb.group is None:
-            c.wandb.group = run_dir.name  # the seeds of one batch side by side in W&B
-        runs = [RunDir(seed_dir(run_dir, s)) for s in seeds]
-        resume_from = _common_checkpoint(runs) if resume else None
-        stop: list[int] = []  # one stop request (SIGINT / SIGTERM) stops every seed
-        sessions = []
-        for k, (ck, run) in enumerate(zip(configs, runs, strict=True)):
-            meta = {**identity.fields(), "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim,
-                    "config": as_dict(ck)}  # fmt: skip
-            checkpoint = run.checkpoints / f"step_{resume_from:09d}" if resume_from is not None else None
-            sessions.append(Session(run, ck, meta, resume, SeedBatch(stop, checkpoint, f"seed {ck.seed}", k)))
-        states = [
-            restore_loop(s, a, b, e, ck) if s.resumed else LoopState(0, e.reset()[0])
-            for s, a, b, e, ck in zip(sessions, agents, replay.buffers, envs, configs, strict=True)
-        ]
-        axis = SeedAxis(agents, c.compile, c.cudagraphs)
-        if resume:
-            axis.load_agents()
-        with ExitStack() as stack:
-            for session in sessions:
-                stack.enter_context(session)
-            return _run(c, configs, sessions, states, envs, axis, replay, run_dir)
-    finally:
-        for env in envs:
-            env.close()
+    def __init__(self, agents: list[Agent], replay: SeedReplay, compile: bool, cudagraphs: bool) -> None:
+        self.axis = SeedAxis(agents, compile, cudagraphs)
+        self.replay = replay
+        self.agents, self.buffers = agents, replay.buffers
+        self.device = agents[0].device
+        self._metrics: dict[str, Tensor] = {}
+
+    def act(self, obs: list[np.ndarray]) -> list[Any]:
+        acted = self.axis.act(torch.as_tensor(np.stack(obs), device=self.device)).cpu().numpy()
+        return [int(a) for a in acted] if acted.ndim == 1 else list(acted)
+
+    def store(self, obs: list[np.ndarray], actions: list[Any], stepped: list[tuple[Any, ...]]) -> None:
+        next_obs, rewards, terminated, truncated, _ = zip(*stepped, strict=True)
+        self.replay.add(np.stack(obs), np.stack(actions), np.array(rewards), np.stack(next_obs), np.array(terminated),
+                        np.array(truncated))  # fmt: skip
+
+    def update(self, batch_size: int) -> None:
+        self._metrics = self.axis.update(self.replay.sample(batch_size))
+
+    def metrics(self, k: int) -> dict[str, Tensor]:
+        return {key: v[k] for key, v in self._metrics.items()}
+
+    def logged_metrics(self) -> list[Mapping[str, Tensor | float]]:
+        """(S,) device tensors -> one dict of floats per seed, in one transfer to the host."""
+        if not self._metrics:
+            return [{} for _ in self.agents]
+        values = torch.stack([v.float() for v in self._metrics.values()]).T.tolist()  # (S, metrics)
+        return [dict(zip(self._metrics, row, strict=True)) for row in values]
+
+    def export(self, k: int) -> Agent:
+        return self.axis.export(k)
+
+    def policy(self, k: int) -> Callable[[np.ndarray], Any]:
+        return lambda obs: self.axis.act_seed(k, obs)
+
+    def resumed(self, metrics: list[dict[str, Tensor]]) -> None:
+        self.axis.load_agents()
+        if metrics[0]:
+            self._metrics = {key: torch.stack([torch.as_tensor(m[key]) for m in metrics]) for key in metrics[0]}
+
+
+def seed_sessions(
+    c: TrainConfig, configs: list[TrainConfig], metas: list[dict[str, Any]], run_dir: Path, resume: bool
+) -> list[Session]:
+    """One session per seed, each in its run directory `run_dir/seed<k>` (the batch's own holds its config.yaml),
+    sharing one list of stop requests; a resumed batch resumes every seed from the newest step all of them saved,
+    so the continuation logs exactly what an uninterrupted batch would have (on a deterministic device)."""
+    if not resume:
+        RunDir(run_dir).create(as_dict(c))
+    runs = [RunDir(seed_dir(run_dir, ck.seed)) for ck in configs]
+    resume_from = _common_checkpoint(runs) if resume else None
+    stop: list[int] = []  # one stop request (SIGINT / SIGTERM) stops every seed
+    return [
+        Session(run, ck, meta, resume, SeedBatch(stop, None if resume_from is None else
+                                                 run.checkpoints / f"step_{resume_from:09d}", f"seed {ck.seed}", k))
+        for k, (ck, meta, run) in enumerate(zip(configs, metas, runs, strict=True))
+    ]  # fmt: skip
 
 
 def _common_checkpoint(runs: list[RunDir]) -> int:
@@ -296,99 +305,3 @@ def _common_checkpoint(runs: list[RunDir]) -> int:
     if missing:
         raise CheckpointError(f"cannot resume: {missing[0]} holds no checkpoint (the batch saved none)")
     return min(checkpoint_step(run.latest) for run in runs)
-
-
-def _run(
-    c: TrainConfig,
-    configs: list[TrainConfig],
-    sessions: list[Session],
-    states: list[LoopState],
-    envs: list[Any],
-    axis: SeedAxis,
-    replay: SeedReplay,
-    run_dir: Path,
-) -> dict[str, float]:
-    step, updates_due = states[0].step, states[0].updates_due
-    obs = [s.obs for s in states]
-    device = axis.agents[0].device
-    metrics: dict[str, Tensor] = _stack_metrics([s.metrics for s in states])
-    throughput = Throughput(step)
-    seeds = range(len(sessions))
-
-    def policy(k: int) -> Callable[[np.ndarray], Any]:
-        return lambda o: axis.act_seed(k, o)
-
-    def snapshot(k: int) -> Callable[[], Snapshot]:
-        def take() -> Snapshot:
-            agent = axis.export(k)
-            tensors = {"agent": agent.state_dict(), **rng_state(device), "obs": torch.as_tensor(obs[k]),
-                       "metrics": {key: v[k] for key, v in metrics.items()}}  # fmt: skip
-            loop = {"updates_due": updates_due, "env": get_env_state(envs[k])}
-            buffer = replay.buffers[k].state_dict() if c.checkpoint_buffer else None
-            return Snapshot(tensors, loop, buffer, agent.parameter_groups())
-
-        return take
-
-    while step < c.total_steps:
-        before, step = step, step + 1
-        if step <= c.learning_starts:
-            actions: list[Any] = [env.action_space.sample() for env in envs]
-        else:
-            acted = axis.act(torch.as_tensor(np.stack(obs), device=device)).cpu().numpy()
-            actions = [int(a) for a in acted] if acted.ndim == 1 else list(acted)
-        stepped = [env.step(a) for env, a in zip(envs, actions, strict=True)]
-        next_obs, rewards, terminated, truncated, infos = zip(*stepped, strict=True)
-        replay.add(np.stack(obs), np.stack(actions), np.array(rewards), np.stack(next_obs), np.array(terminated),
-                   np.array(truncated))  # fmt: skip
-        for k in seeds:
-            obs[k] = next_obs[k]
-            if terminated[k] or truncated[k]:
-                episode_end(sessions[k], step, infos[k])
-                obs[k], _ = envs[k].reset()
-        if step >= c.learning_starts:
-            updates_due += c.utd_ratio
-            while updates_due >= 1.0:
-                metrics = axis.update(replay.sample(c.agent.batch_size))
-                updates_due -= 1.0
-        if due(c.log_every, before, step):
-            rate = throughput.rate(step)
-            per_seed = _per_seed(metrics, len(sessions))
-            for k in seeds:
-                sessions[k].log(step, {**per_seed[k], "perf/steps_per_sec": rate})
-        with throughput.paused():
-            if due(c.diagnostics.grad_variance_every, before, step) and step >= c.learning_starts:
-                for k in seeds:
-                    sessions[k].logger.log(step, diagnose(configs[k], axis.export(k), replay.buffers[k], step))
-            stop = [sessions[k].after_step(before, step, policy(k), snapshot(k)) for k in seeds]
-            saved = [s.saved for s in sessions]
-            if all(path is not None and path.name == f"step_{step:09d}" for path in saved):
-                for path in saved:  # every seed has saved this step: the older buffers are not needed
-                    assert path is not None
-                    drop_older_replays(path)
-            if any(stop):
-                print(f"stopped at step {step}: checkpoints saved; continue with resume={run_dir}")
-                return _results(configs, sessions)
-    for session in sessions:
-        session.finish()
-    return _results(configs, sessions)
-
-
-def _stack_metrics(per_seed: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-    """Each seed's metrics (a resumed checkpoint's) as one (S,) tensor per key."""
-    if not per_seed[0]:
-        return {}
-    return {key: torch.stack([torch.as_tensor(m[key]) for m in per_seed]) for key in per_seed[0]}
-
-
-def _per_seed(metrics: dict[str, Tensor], seeds: int) -> list[dict[str, float]]:
-    """(S,) device tensors -> one dict of floats per seed, in one transfer to the host."""
-    if not metrics:
-        return [{} for _ in range(seeds)]
-    values = torch.stack([v.float() for v in metrics.values()]).T.tolist()  # (S, metrics)
-    return [dict(zip(metrics, row, strict=True)) for row in values]
-
-
-def _results(configs: list[TrainConfig], sessions: list[Session]) -> dict[str, float]:
-    return {
-        f"seed{ck.seed}/{key}": v for ck, s in zip(configs, sessions, strict=True) for key, v in s.eval_metrics.items()
-    }

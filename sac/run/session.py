@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from envs import env_id
 from envs.make import make_env
-from sac.config import EnvConfig, UserError, WandbConfig
+from sac.config import EnvConfig, UserError, WandbConfig, as_dict
 from sac.run import provenance
 from sac.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.run.logger import Logger, to_floats
@@ -93,6 +94,13 @@ class Resumed(NamedTuple):
     state: dict[str, Any]
     loop: dict[str, Any]
     replay: dict[str, Tensor] | None
+
+
+def run_meta(identity: Identity, c: Any, obs_dim: int, act_dim: int) -> dict[str, Any]:
+    """What every checkpoint of a run records about it (a Session's `meta`): its identity's fields, the env id, the
+    observation and action sizes, and the resolved config as plain data."""
+    return {**identity.fields(), "env_id": env_id(c.env.name), "obs_dim": obs_dim, "act_dim": act_dim,
+            "config": as_dict(c)}  # fmt: skip
 
 
 class Session:

@@ -11,15 +11,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs import EnvError, env_id
+from envs import EnvError
 from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state, set_env_state
-from sac.config import ReinforceConfig, as_dict, validate_reinforce
+from sac.config import ReinforceConfig, validate_reinforce
 from sac.reinforce import Reinforce, reward_to_go
 from sac.run.checkpoint import restore
 from sac.run.device import resolve_device
 from sac.run.rundir import Identity, RunDir
-from sac.run.session import Session, Snapshot, Throughput, rng_state, set_rng_state
+from sac.run.session import Session, Snapshot, Throughput, rng_state, run_meta, set_rng_state
 
 
 def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
@@ -45,8 +45,7 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
             )
         obs_dim, act_dim = dims(envs.single_observation_space, envs.single_action_space)
         agent = Reinforce(obs_dim, act_dim, c.agent, device)
-        meta = {**Identity("reinforce", "gaussian", "score").fields(), "env_id": env_id(c.env.name), "obs_dim": obs_dim,
-                "act_dim": act_dim, "config": as_dict(c)}  # fmt: skip
+        meta = run_meta(Identity("reinforce", "gaussian", "score"), c, obs_dim, act_dim)
         session = Session(RunDir(run_dir), c, meta, resume)
         if session.resumed is not None:
             restore(agent, session.resumed.state["agent"], session.run.latest)

@@ -1,8 +1,5 @@
-"""The off-policy loop of SAC: collect, update, and the periodic work (log, evaluate, diagnose, checkpoint).
-
-Its mutable state is one `LoopState` (offpolicy.py), which checkpoints save and restore whole, so a resumed run
-continues exactly where the checkpoint was taken (tests/test_resume.py kills a run and checks). With `seeds=[...]`
-the seeds train together in one process (seeds.py).
+"""SAC training as configured: one seed, or `seeds=[...]` batched in one model (seeds.py) or as processes of their
+own. This module builds the envs, agents, replay and sessions; the loop itself is train.py's, written once.
 """
 
 from __future__ import annotations
@@ -13,30 +10,23 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 
-from envs import env_id
 from envs.make import dims, is_discrete, make_env
-from envs.state import get_env_state
-from sac.config import (
-    SeedsMode,
-    TrainConfig,
-    as_dict,
-    validate_train,
-)
+from sac.config import SeedsMode, TrainConfig, as_dict, validate_train
+from sac.run import train as loop
 from sac.run.device import resolve_device
-from sac.run.offpolicy import Agent, LoopState, build_agent, diagnose, env_step, restore_loop
 from sac.run.replay import ReplayBuffer, capacity
-from sac.run.rollout import Action
 from sac.run.rundir import RunDir, seed_dir
-from sac.run.seeds import train_seeds
-from sac.run.session import Session, Snapshot, Throughput, catch_stop_signals, due, rng_state
+from sac.run.seeds import SeedLearner, SeedReplay, seed_sessions
+from sac.run.session import Session, catch_stop_signals, run_meta
 
 
 def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
@@ -45,83 +35,56 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     With `resume`, continue from `run_dir/checkpoints/latest`: networks, optimizers, log_alpha, replay
     buffer, RNG states, loop state and the episode in progress are restored, so on a deterministic
     device the continuation logs exactly what an uninterrupted run would have. With `c.seeds`, every seed
-    listed trains in this process (seeds.train_seeds; its metrics keyed `seed<k>/...`).
+    listed trains, seed k into `run_dir/seed<k>`, batched in this process or in processes of their own
+    (`seeds_mode`); their metrics are returned keyed `seed<k>/...`.
     """
-    if c.seeds is not None:
-        validate_train(c)
-        device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
-        if c.seeds_mode == SeedsMode.batched or (c.seeds_mode == SeedsMode.auto and device.type == "cuda"):
-            return train_seeds(c, run_dir, device, resume)
-        return train_seed_processes(c, run_dir, resume)
     validate_train(c)
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
-    torch.manual_seed(c.seed)
-    env = make_env(c.env, seed=c.seed)
+    if c.seeds is not None and not (
+        c.seeds_mode == SeedsMode.batched or (c.seeds_mode == SeedsMode.auto and device.type == "cuda")
+    ):
+        return train_seed_processes(c, run_dir, resume)
+    # Seed k of a batch is configured as the single run of seed k, in a W&B group with the batch's other seeds.
+    group = dataclasses.replace(c.wandb, group=c.wandb.group or run_dir.name)
+    configs = [c] if c.seeds is None else [dataclasses.replace(c, seed=s, seeds=None, resume=None, wandb=group)
+                                           for s in c.seeds]  # fmt: skip
+    envs: list[gym.Env] = []
     try:
-        obs_dim, act_dim = dims(env.observation_space, env.action_space)
-        agent, identity, action_columns = build_agent(c, obs_dim, act_dim, is_discrete(env.action_space), device)
-        buffer = ReplayBuffer(obs_dim, action_columns, capacity(c.buffer_size, c.total_steps), device, seed=c.seed)
-        meta = {
-            **identity.fields(),
-            "env_id": env_id(c.env.name),
-            "obs_dim": obs_dim,
-            "act_dim": act_dim,
-            "config": as_dict(c),
-        }
-        session = Session(RunDir(run_dir), c, meta, resume)
-        state = restore_loop(session, agent, buffer, env, c) if session.resumed else LoopState(0, env.reset()[0])
-        with session:
-            return _run(c, session, state, env, agent, buffer)
+        agents = []
+        for ck in configs:
+            torch.manual_seed(ck.seed)  # before anything else draws: seed k's initial weights are the single run's
+            envs.append(make_env(c.env, seed=ck.seed))
+            obs_dim, act_dim = dims(envs[-1].observation_space, envs[-1].action_space)
+            # A batch vectorises the single agents' losses itself: they are built plain.
+            plain = ck if c.seeds is None else dataclasses.replace(ck, compile=False, cudagraphs=False)
+            agent, identity, action_columns = loop.build_agent(
+                plain, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
+            )
+            agents.append(agent)
+        metas = [run_meta(identity, ck, obs_dim, act_dim) for ck in configs]
+        rows = capacity(c.buffer_size, c.total_steps)
+        learner: loop.Learner
+        if c.seeds is None:
+            learner = loop.SingleSeed(agents[0], ReplayBuffer(obs_dim, action_columns, rows, device, seed=c.seed))
+            sessions = [Session(RunDir(run_dir), c, metas[0], resume)]
+        else:
+            replay = SeedReplay(list(c.seeds), obs_dim, action_columns, rows, device)
+            learner = SeedLearner(agents, replay, c.compile, c.cudagraphs)
+            sessions = seed_sessions(c, configs, metas, run_dir, resume)
+        state = loop.start(sessions, envs, learner)
+        with ExitStack() as stack:
+            for session in sessions:
+                stack.enter_context(session)
+            loop.run(c, configs, sessions, envs, learner, state, stopped=None if c.seeds is None else stopped(run_dir))
+            return loop.results(configs, sessions)
     finally:
-        env.close()
+        for env in envs:
+            env.close()
 
 
-def _run(
-    c: TrainConfig, session: Session, state: LoopState, env: gym.Env, agent: Agent, buffer: ReplayBuffer
-) -> dict[str, float]:
-    throughput = Throughput(state.step)
-
-    def policy(obs: np.ndarray) -> Action:
-        return agent.act(obs, deterministic=True)
-
-    def snapshot() -> Snapshot:
-        tensors = {"agent": agent.state_dict(), **rng_state(agent.device), "obs": torch.as_tensor(state.obs),
-                   "metrics": state.metrics}  # fmt: skip
-        loop = {"updates_due": state.updates_due, "env": get_env_state(env)}
-        replay = buffer.state_dict() if c.checkpoint_buffer else None
-        return Snapshot(tensors, loop, replay, agent.parameter_groups())
-
-    while state.step < c.total_steps:
-        before = state.step
-        state.step += 1
-        collect(c, env, agent, buffer, state, session)
-        update(c, agent, buffer, state)
-        if due(c.log_every, before, state.step):
-            session.log(state.step, {**state.metrics, "perf/steps_per_sec": throughput.rate(state.step)})
-        with throughput.paused():
-            if due(c.diagnostics.grad_variance_every, before, state.step) and state.step >= c.learning_starts:
-                session.logger.log(state.step, diagnose(c, agent, buffer, state.step))
-            if session.after_step(before, state.step, policy, snapshot):
-                return session.eval_metrics
-    return session.finish()
-
-
-def collect(
-    c: TrainConfig, env: gym.Env, agent: Agent, buffer: ReplayBuffer, state: LoopState, session: Session
-) -> None:
-    """One env step: uniform random actions before learning_starts, the policy's samples after."""
-    action = env.action_space.sample() if state.step <= c.learning_starts else agent.act(state.obs)
-    state.obs = env_step(env, buffer, state.obs, action, state.step, session)
-
-
-def update(c: TrainConfig, agent: Agent, buffer: ReplayBuffer, state: LoopState) -> None:
-    """utd_ratio gradient updates per env step from learning_starts on; a fraction accumulates."""
-    if state.step < c.learning_starts:
-        return
-    state.updates_due += c.utd_ratio
-    while state.updates_due >= 1.0:
-        state.metrics = agent.update(buffer.sample(c.agent.batch_size))
-        state.updates_due -= 1.0
+def stopped(run_dir: Path) -> Callable[[int], None]:
+    """What a batch of seeds says when a stop request ended it (a single run's session says it itself)."""
+    return lambda step: print(f"stopped at step {step}: checkpoints saved; continue with resume={run_dir}")
 
 
 def train_seed_processes(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
