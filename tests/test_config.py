@@ -2,7 +2,8 @@
 
 from omegaconf import OmegaConf
 
-from sac.config import AgentConfig, DiscreteConfig, TrainConfig, as_dict, upgrade_saved_config
+from sac.config import AgentConfig, DiscreteConfig, TrainConfig
+from sac.run.options import as_dict, upgrade_saved_config
 
 
 def test_flat_discrete_options_of_older_runs_move_under_agent_discrete() -> None:

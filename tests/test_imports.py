@@ -1,7 +1,8 @@
 """The package's import structure, its allowed directions: no cycles; envs/ imports nothing from sac/; the maths
 (the modules directly in sac/) imports nothing from the machinery (sac/run/) or the analysis (sac/analysis/);
 nothing outside sac/analysis/ imports from it (analysis reads runs, nothing runs on analysis); nothing in the
-package imports the command-line layer (sac/run/cli.py); the agent is free of gymnasium and MuJoCo."""
+package imports the command-line layer (sac/run/cli.py); the agent is free of gymnasium and MuJoCo, and of Hydra and
+OmegaConf."""
 
 import ast
 import subprocess
@@ -68,7 +69,8 @@ def test_only_the_analysis_imports_the_analysis() -> None:
             assert not {d for d in deps if d.startswith("sac.analysis")}, module
 
 
-def test_importing_the_agent_imports_neither_gymnasium_nor_mujoco() -> None:
-    probe = "import sys, sac.agent; print(sorted({'gymnasium', 'mujoco'} & set(sys.modules)))"
+def test_importing_the_agent_imports_no_env_and_no_configuration_machinery() -> None:
+    # The maths reads its options as plain dataclasses (sac/config.py): Hydra and OmegaConf are the machinery's.
+    probe = "import sys, sac.agent; print(sorted({'gymnasium', 'mujoco', 'hydra', 'omegaconf'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"

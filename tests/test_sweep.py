@@ -13,7 +13,7 @@ from helpers import read_wandb_records
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from sac.config import register_configs
+from sac.run.options import register_configs
 from sac.run.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,9 @@ from omegaconf import DictConfig
 from sac.analysis.render import plot_panels, wandb_report, write_estimator_csv, write_html
 from sac.analysis.runs import collect_runs
 from sac.analysis.tables import tabulate
-from sac.config import CompareConfig, to_object, validate_compare
+from sac.config import CompareConfig
 from sac.run.logger import why_offline
+from sac.run.options import to_object, validate_compare
 
 
 def build(cfg: DictConfig) -> Path:

@@ -12,8 +12,9 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from envs import env_id
-from sac.config import CompareConfig, UserError, upgrade_saved_config
+from sac.config import CompareConfig, UserError
 from sac.run.logger import why_offline
+from sac.run.options import upgrade_saved_config
 from sac.run.rundir import Identity, RunDir
 
 

@@ -25,7 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from envs import EnvError
-from sac.config import RENAMED_OPTIONS, SCHEMAS, UserError, WandbMode, as_dict, register_configs, to_object
+from sac.config import SCHEMAS, UserError, WandbMode
+from sac.run.options import RENAMED_OPTIONS, as_dict, register_configs, to_object
 from sac.run.rundir import RunDir, Status, batch_status
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"

@@ -16,19 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from envs import env_id
 from envs.make import dims, make_env
-from sac.config import (
-    EncoderConfig,
-    EnvConfig,
-    EvaluateConfig,
-    UserError,
-    WandbMode,
-    to_object,
-    upgrade_saved_config,
-    validate_evaluate,
-)
+from sac.config import EncoderConfig, EnvConfig, EvaluateConfig, UserError, WandbMode
 from sac.run.checkpoint import META_FILE, CheckpointError, load_checkpoint, restore
 from sac.run.device import resolve_device
 from sac.run.logger import Logger
+from sac.run.options import to_object, upgrade_saved_config, validate_evaluate
 from sac.run.registry import REGISTRY, build
 from sac.run.rollout import EVAL_SEED_OFFSET, Action, run_episodes
 from sac.run.rundir import Identity, RunDir

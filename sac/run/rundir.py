@@ -25,7 +25,8 @@ from typing import IO, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sac.config import UserError, upgrade_saved_config
+from sac.config import UserError
+from sac.run.options import upgrade_saved_config
 
 METRICS = "metrics.jsonl"
 

@@ -35,8 +35,9 @@ from torch.func import functional_call, vmap
 
 from sac.agent import actor_and_temperature_loss, gradient_step
 from sac.batch import Batch
-from sac.config import TrainConfig, as_dict
+from sac.config import TrainConfig
 from sac.run.checkpoint import CheckpointError, checkpoint_step
+from sac.run.options import as_dict
 from sac.run.replay import ReplayBuffer, allocate
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.session import SeedBatch, Session

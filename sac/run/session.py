@@ -27,10 +27,11 @@ from torch import Tensor
 
 from envs import env_id
 from envs.make import make_env
-from sac.config import EnvConfig, UserError, WandbConfig, as_dict
+from sac.config import EnvConfig, UserError, WandbConfig
 from sac.run import provenance
 from sac.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.run.logger import Logger, to_floats
+from sac.run.options import as_dict
 from sac.run.rollout import EVAL_SEED_OFFSET, Policy, evaluate, record_video
 from sac.run.rundir import Identity, RunDir
 

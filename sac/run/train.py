@@ -21,10 +21,11 @@ from torch import Tensor
 
 from envs.state import get_env_state, set_env_state
 from sac.agent import SAC
-from sac.config import TrainConfig, validate_action_space
+from sac.config import TrainConfig
 from sac.discrete import DiscreteSAC
 from sac.estimators import actor_gradient_diagnostics
 from sac.run.checkpoint import CheckpointError, drop_older_replays, restore
+from sac.run.options import validate_action_space
 from sac.run.registry import build, sac_identity
 from sac.run.replay import ReplayBuffer
 from sac.run.rollout import Action, Policy

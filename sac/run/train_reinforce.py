@@ -14,10 +14,11 @@ import torch
 from envs import EnvError
 from envs.make import dims, is_discrete, make_env
 from envs.state import get_env_state, set_env_state
-from sac.config import ReinforceConfig, validate_reinforce
+from sac.config import ReinforceConfig
 from sac.reinforce import Reinforce, reward_to_go
 from sac.run.checkpoint import restore
 from sac.run.device import resolve_device
+from sac.run.options import validate_reinforce
 from sac.run.rundir import Identity, RunDir
 from sac.run.session import Session, Snapshot, Throughput, rng_state, run_meta, set_rng_state
 

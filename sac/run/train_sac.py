@@ -20,9 +20,10 @@ import gymnasium as gym
 import torch
 
 from envs.make import dims, is_discrete, make_env
-from sac.config import SeedsMode, TrainConfig, as_dict, validate_train
+from sac.config import SeedsMode, TrainConfig
 from sac.run import train as loop
 from sac.run.device import resolve_device
+from sac.run.options import as_dict, validate_train
 from sac.run.replay import ReplayBuffer, capacity
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.seeds import SeedLearner, SeedReplay, seed_sessions
