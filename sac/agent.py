@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -139,17 +140,11 @@ class SAC:
         vae = self.encoder.vae
         if vae is not None:
             vae.normalizer.update(batch.obs)
-        loss_q, metrics = self.critic_loss(batch)
-        gradient_step(self.critic_optim, loss_q)
-        loss_pi, logp, actor_metrics = self.actor_loss(batch.obs)
-        metrics |= actor_metrics | actor_and_temperature_step(self, loss_pi, logp)
-
+        metrics = sac_step(self, batch)
         if self.vae_optim is not None and vae is not None and self.updates % self.encoder.cfg.update_every == 0:
             loss_vae, vae_metrics = vae.loss(batch.obs, self.encoder.cfg.beta)
             gradient_step(self.vae_optim, loss_vae)
             metrics |= vae_metrics
-
-        self.critic_target.update()
         self.encoder.update_target()
         return {key: value.detach() for key, value in metrics.items()}
 
@@ -193,6 +188,10 @@ class SoftActorCritic(Protocol):
     @property
     def critic_optim(self) -> torch.optim.Optimizer: ...
 
+    def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]: ...
+
+    def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]: ...
+
 
 def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
     optimizer.zero_grad()
@@ -200,23 +199,48 @@ def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
     optimizer.step()
 
 
-def actor_and_temperature_step(agent: SoftActorCritic, loss_pi: Tensor, logp: Tensor) -> dict[str, Tensor]:
-    """One step of the actor and, when learned, the temperature, on the sum of their losses: they touch disjoint
-    parameters (each detaches the other's), so one backward and one optimizer step serve both. `logp`: the
-    log-probs of the actor loss's actions, or for discrete SAC minus the exact entropy, (B,) or (K, B)."""
-    loss, metrics = actor_and_temperature_loss(agent, loss_pi, logp)
-    gradient_step(agent.actor_optim, loss)
-    return metrics | {"train/alpha": agent.temperature.alpha}  # alpha after its step
+Losses = Callable[[Any], tuple[Tensor, dict[str, Tensor]]]
 
 
-def actor_and_temperature_loss(
-    agent: SoftActorCritic, loss_pi: Tensor, logp: Tensor
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """The actor's loss plus, when alpha is learned, the temperature's; and the temperature's loss as a metric."""
+def update_step(
+    critic_loss: Losses,
+    actor_loss: Losses,
+    critic_optim: torch.optim.Optimizer,
+    actor_optim: torch.optim.Optimizer,
+    batch: Batch,
+    log_alpha: Tensor,
+    update_targets: Callable[[], None],
+) -> dict[str, Tensor]:
+    """SAC's gradient step (Haarnoja et al. 2018, Algorithm 1): the critics on the soft Bellman residual, then the
+    actor and the temperature on the sum of their losses (they touch disjoint parameters, each detaching the
+    other's, so one backward and one optimizer step serve both), then the Polyak step of the target critics.
+    `critic_loss(batch)` and `actor_loss(obs)` are one agent's, or a batch of seeds' vectorised and summed over
+    seeds (sac/run/seeds.py); returns their metrics and alpha (after its step)."""
+    loss_q, metrics = critic_loss(batch)
+    gradient_step(critic_optim, loss_q)
+    loss_pi, actor_metrics = actor_loss(batch.obs)
+    gradient_step(actor_optim, loss_pi)
+    update_targets()
+    return metrics | actor_metrics | {"train/alpha": log_alpha.exp()}
+
+
+def sac_step(agent: SoftActorCritic, batch: Batch) -> dict[str, Tensor]:
+    """One agent's `update_step`, continuous or discrete."""
+    return update_step(
+        agent.critic_loss, lambda obs: actor_and_temperature_loss(agent, obs), agent.critic_optim, agent.actor_optim,
+        batch, agent.temperature.log_alpha, agent.critic_target.update,
+    )  # fmt: skip
+
+
+def actor_and_temperature_loss(agent: SoftActorCritic, obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """The actor's loss at obs (B, obs_dim) plus, when alpha is learned, the temperature's, on the log-probs of the
+    actor loss's actions (discrete SAC: minus the exact entropy), (B,) or (K, B); the actor's metrics and the
+    temperature's loss."""
+    loss_pi, logp, metrics = agent.actor_loss(obs)
     if not agent.temperature.learn:
-        return loss_pi, {}
+        return loss_pi, metrics
     loss_alpha = agent.temperature.loss(logp)
-    return loss_pi + loss_alpha, {"train/alpha_loss": loss_alpha}
+    return loss_pi + loss_alpha, metrics | {"train/alpha_loss": loss_alpha}
 
 
 def parameter_groups(agent: SoftActorCritic) -> dict[str, list[Tensor]]:

@@ -15,13 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sac.agent import (
-    actor_and_temperature_step,
-    core_state,
-    gradient_step,
-    load_core_state,
-    parameter_groups,
-)
+from sac.agent import core_state, load_core_state, parameter_groups, sac_step
 from sac.batch import Batch
 from sac.categorical import Categorical
 from sac.config import AgentConfig, DiscreteEstimator
@@ -124,11 +118,7 @@ class DiscreteSAC:
 
         The temperature is tuned on the exact entropy, which replaces the sampled log pi(a|s) of continuous SAC
         (Christodoulou 2019, eq. 11)."""
-        loss_q, metrics = self.critic_loss(batch)
-        gradient_step(self.critic_optim, loss_q)
-        loss_pi, neg_entropy, actor_metrics = self.actor_loss(batch.obs)
-        metrics |= actor_metrics | actor_and_temperature_step(self, loss_pi, neg_entropy)
-        self.critic_target.update()
+        metrics = sac_step(self, batch)
         self.updates += 1
         return {key: value.detach() for key, value in metrics.items()}
 

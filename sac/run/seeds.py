@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from sac.agent import actor_and_temperature_loss, gradient_step
+from sac.agent import actor_and_temperature_loss, update_step
 from sac.batch import Batch
 from sac.config import TrainConfig
 from sac.run.checkpoint import CheckpointError, checkpoint_step
@@ -62,9 +62,7 @@ class _Parts(nn.Module):
         if kind == "critic":
             return agent.critic_loss(args[0])
         if kind == "actor":
-            loss_pi, logp, metrics = agent.actor_loss(args[0])
-            loss, temperature_metrics = actor_and_temperature_loss(agent, loss_pi, logp)
-            return loss, metrics | temperature_metrics
+            return actor_and_temperature_loss(agent, args[0])
         obs, deterministic = args
         return agent.policy(obs, deterministic)
 
@@ -128,14 +126,24 @@ class SeedAxis:
         return metrics
 
     def _device_update(self, batch: Batch) -> dict[str, Tensor]:
-        loss_q, metrics = self._critic_losses(self.params, batch)  # (S,): each seed's mean over its batch
-        gradient_step(self.critic_optim, loss_q.sum())
-        loss_pi, actor_metrics = self._actor_losses(self.params, batch.obs)
-        gradient_step(self.actor_optim, loss_pi.sum())
-        actor_metrics["train/alpha"] = self.params["temperature.log_alpha"].exp()  # (S,), after its step
-        with torch.no_grad():
-            torch._foreach_lerp_(self._targets, self._critics, self.tau)
-        return {key: value.detach() for key, value in (metrics | actor_metrics).items()}
+        """The single agents' `update_step`, each loss (S,) (each seed's mean over its batch) summed over the seeds
+        so that each seed's gradient is its own; metrics (S,)."""
+
+        def critic(b: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+            loss, metrics = self._critic_losses(self.params, b)
+            return loss.sum(), metrics
+
+        def actor(obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+            loss, metrics = self._actor_losses(self.params, obs)
+            return loss.sum(), metrics
+
+        metrics = update_step(critic, actor, self.critic_optim, self.actor_optim, batch,
+                              self.params["temperature.log_alpha"], self._update_targets)  # fmt: skip
+        return {key: value.detach() for key, value in metrics.items()}
+
+    @torch.no_grad()
+    def _update_targets(self) -> None:
+        torch._foreach_lerp_(self._targets, self._critics, self.tau)
 
     @torch.no_grad()
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
