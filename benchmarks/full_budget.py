@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from envs import env_id
-from sac.analysis.stats import iqm, stratified_bootstrap_ci
-from sac.run.rundir import RunDir
+from sac.analysis.runs import read_curve_csv
+from sac.analysis.stats import iqm_ci
+from sac.run.rundir import RunDir, series
 
 Curve = tuple[np.ndarray, np.ndarray]
 """(steps, eval returns) of one run."""
@@ -48,8 +49,7 @@ def our_run(run: RunDir) -> tuple[str, int, Curve, float, float]:
     each segment's last time. A process paused with SIGSTOP still counts its pause; the median of the
     per-1000-steps rates does not (the rates from 10k steps on: before then, uniform-random steps without updates)."""
     config, records = run.read_config(), run.records()
-    evals = [(r["step"], r["eval/return_mean"]) for r in records if "eval/return_mean" in r]
-    steps, returns = (np.array(v) for v in zip(*evals, strict=True)) if evals else (np.array([]), np.array([]))
+    steps, returns = series(records, "eval/return_mean")
     times = [r["time"] for r in records]
     ends = [a for a, b in pairwise(times) if b < a] + times[-1:]
     rates = [r["perf/steps_per_sec"] for r in records if "perf/steps_per_sec" in r and r["step"] > 10_000]
@@ -64,9 +64,7 @@ def peer_curves(folder: Path, libs: list[str]) -> dict[tuple[str, str], dict[int
         lib, env, seed = path.stem.rsplit("_", 2)[0], path.stem.rsplit("_", 2)[1], path.stem.rsplit("seed", 1)[1]
         if lib not in libs:
             continue
-        rows = list(csv.DictReader(path.open()))
-        curve = (np.array([int(r["step"]) for r in rows]), np.array([float(r["return"]) for r in rows]))
-        found.setdefault((lib, env_id(env)), {})[int(seed)] = curve
+        found.setdefault((lib, env_id(env)), {})[int(seed)] = read_curve_csv(path)
     return found
 
 
@@ -87,7 +85,7 @@ def table_row(env: str, lib: str, by_seed: dict[int, Curve]) -> str:
     furthest = max(int(s[-1]) for s, _ in ran.values())
     at_furthest = [r for s, r in ran.values() if s[-1] == furthest]
     finals = np.array([r[-1] for r in at_furthest])
-    point, low, high = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
+    point, low, high = iqm_ci(finals)
     seeds = ", ".join(
         f"{seed}: {r[-1]:.0f}" + ("" if s[-1] == furthest else f" (at {int(s[-1]):,})") for seed, (s, r) in ran.items()
     )

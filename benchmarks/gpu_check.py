@@ -287,7 +287,7 @@ def batched(stages: Stages, s: dict[str, Any]) -> None:
 
 def learning(stages: Stages, s: dict[str, Any], work: Path) -> None:
     """Stage 6: one run for a fixed wall time, its evaluations and its speed."""
-    from sac.run.rundir import RunDir
+    from sac.run.rundir import RunDir, series
 
     run_dir = work / "learning"
     threads = os.cpu_count() or 1
@@ -297,7 +297,8 @@ def learning(stages: Stages, s: dict[str, Any], work: Path) -> None:
     records = run.records() if run.metrics_path.exists() else []
     if records:
         shutil.copy(run.metrics_path, stages.out / "learning_metrics.jsonl")
-    evals = [(r["step"], r["eval/return_mean"]) for r in records if "eval/return_mean" in r]
+    eval_steps, eval_returns = series(records, "eval/return_mean")
+    evals = list(zip(eval_steps.tolist(), eval_returns.tolist(), strict=True))
     steps = max((r["step"] for r in records), default=0)
     rate = late_rate(records) if records else None
     stages.results["learning"] = {

@@ -39,7 +39,7 @@ def run_ours(
     env: str, seed: int, steps: int, learning_starts: int, eval_every: int, episodes: int, policy: str = "tanh_gaussian"
 ) -> list[tuple[int, float]]:
     from sac.config import AgentConfig, EnvConfig, PolicyName, TrainConfig, WandbConfig
-    from sac.run.rundir import RunDir
+    from sac.run.rundir import RunDir, series
     from sac.run.train_sac import train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,8 +67,8 @@ def run_ours(
             checkpoint_buffer=False,
         )
         train(c, Path(tmp))
-        records = RunDir(Path(tmp)).records()
-    return [(r["step"], r["eval/return_mean"]) for r in records if "eval/return_mean" in r]
+        steps, returns = series(RunDir(Path(tmp)).records(), "eval/return_mean")
+    return list(zip(steps.tolist(), returns.tolist(), strict=True))
 
 
 def run_sb3(
@@ -135,11 +135,6 @@ def one_run(lib: str, env: str, seed: int, args: argparse.Namespace, path: Path)
     return path
 
 
-def read_curve(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = list(csv.DictReader(path.open()))
-    return np.array([int(r["step"]) for r in rows]), np.array([float(r["return"]) for r in rows])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["Hopper", "HalfCheetah"])
@@ -181,13 +176,14 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
 
     rows = []
     fig, axes = plt.subplots(1, len(args.envs), figsize=(5 * len(args.envs), 3.6), squeeze=False)
-    from sac.analysis.stats import iqm, stratified_bootstrap_ci
+    from sac.analysis.runs import read_curve_csv
+    from sac.analysis.stats import iqm_ci
 
     print(f"final eval return at {args.steps} steps: mean ± std over seeds; IQM [95% bootstrap CI]")
     for ax, env in zip(axes[0], args.envs, strict=True):
         for lib, label in LIBS.items():
             found = {s: runs_dir / f"{lib}_{env}_seed{s}.csv" for s in args.seeds}
-            by_seed = {s: read_curve(p) for s, p in found.items() if p.exists()}
+            by_seed = {s: read_curve_csv(p) for s, p in found.items() if p.exists()}
             if not by_seed:
                 continue
             for seed, (steps, returns) in by_seed.items():
@@ -198,7 +194,7 @@ def report(args: argparse.Namespace, runs_dir: Path) -> None:
             ax.plot(steps, returns.mean(0), label=f"{label} ({len(curves)} seeds)")
             ax.fill_between(steps, returns.min(0), returns.max(0), alpha=0.2)
             final = returns[:, -1]
-            point, low, high = stratified_bootstrap_ci([final], lambda s: iqm(s[0]))
+            point, low, high = iqm_ci(final)
             print(
                 f"  {env:<12} {label:<27} {final.mean():8.1f} ± {final.std():6.1f}; IQM {point:.1f} "
                 f"[{low:.1f}, {high:.1f}]  (seeds: {np.round(final, 1).tolist()})"

@@ -3,8 +3,8 @@
     python benchmarks/portable_run.py pack RUN_DIR PACK_DIR      # after the run stopped with a checkpoint
     python benchmarks/portable_run.py unpack PACK_DIR RUN_DIR    # on the next machine; then resume=RUN_DIR
 
-Issue 25's 1M-step runs take longer than a session, and a session's machine may not be the next one's: only what is
-committed travels. A checkpoint with its replay buffer is (obs_dim + act_dim + 1) * 4 + 2 bytes a row, 98 MB for
+A run that outlives the machine it trains on (benchmarks/lanes.sh) travels as committed files. A checkpoint with
+its replay buffer is (obs_dim + act_dim + 1) * 4 + 2 bytes a row, 98 MB for
 HalfCheetah at 1M steps. A pack keeps the checkpoint's networks, optimiser moments, RNG states and env state as they
 are (state.safetensors, meta.json) and the replay buffer as the action of every env step (act_dim * 4 bytes a step,
 24 MB for HalfCheetah at 1M), in chunk files that a later pack of the same run appends to and never rewrites, so that

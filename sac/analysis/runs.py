@@ -3,6 +3,7 @@ project/group through the public API; each knows what it trains (rundir.Identity
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from envs import env_id
 from sac.config import CompareConfig, UserError
 from sac.run.logger import why_offline
 from sac.run.options import upgrade_saved_config
-from sac.run.rundir import Identity, RunDir
+from sac.run.rundir import Identity, RunDir, series
 
 
 @dataclass
@@ -35,14 +36,17 @@ class Run:
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every record holding `key`."""
-        rows = [(r["step"], r[key]) for r in self.records if key in r]
-        return (
-            (np.array([s for s, _ in rows]), np.array([v for _, v in rows])) if rows else (np.array([]), np.array([]))
-        )
+        return series(self.records, key)
 
     def final_return(self) -> float:
         _, values = self.series("eval/return_mean")
         return float(values[-1]) if len(values) else float("nan")
+
+
+def read_curve_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, returns) of a curve written as a CSV with columns step, return (benchmarks/learning_curves.py)."""
+    rows = list(csv.DictReader(path.open()))
+    return np.array([int(r["step"]) for r in rows]), np.array([float(r["return"]) for r in rows])
 
 
 def load_local_run(path: Path) -> Run:

@@ -28,6 +28,11 @@ def stratified_bootstrap_ci(
     return point, float(low), float(high)
 
 
+def iqm_ci(x: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """The IQM of one set of runs' values (x: one per seed) with its 95% bootstrap CI: (iqm, 2.5%, 97.5%)."""
+    return stratified_bootstrap_ci([np.asarray(x, dtype=float)], lambda s: iqm(s[0]), reps, seed)
+
+
 def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray]) -> float:
     """P(X > Y) for a random run of X and one of Y on the same env (ties count half), averaged over envs."""
     return float(

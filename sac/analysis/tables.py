@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sac.analysis.runs import Run
-from sac.analysis.stats import area_under_curve, iqm, probability_of_improvement, stratified_bootstrap_ci
+from sac.analysis.stats import area_under_curve, iqm_ci, probability_of_improvement, stratified_bootstrap_ci
 
 CI = tuple[float, float, float]
 """(point estimate, 2.5%, 97.5%) of a stratified bootstrap."""
@@ -41,15 +41,13 @@ class Improvement:
 def aggregate(runs: list[Run]) -> list[Aggregate]:
     """Per env and algorithm: IQM of final and average eval return over seeds, with bootstrap CIs."""
     rows = []
-    one = lambda s: iqm(s[0])  # noqa: E731  (a single stratum: this env)
     for env in sorted({r.env_id for r in runs}):
         for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
             group = [r for r in runs if r.env_id == env and r.algorithm == algorithm]
             final = np.array([r.final_return() for r in group])
             auc = np.array([area_under_curve(*r.series("eval/return_mean")) for r in group])
             rows.append(
-                Aggregate(env, algorithm, len(group), stratified_bootstrap_ci([final], one),
-                          stratified_bootstrap_ci([auc], one))
+                Aggregate(env, algorithm, len(group), iqm_ci(final), iqm_ci(auc))
             )  # fmt: skip
     return rows
 
@@ -148,7 +146,7 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
                 final = None
                 if trained:
                     finals = np.array([r.final_return() for r in trained])
-                    final = stratified_bootstrap_ci([finals], lambda s: iqm(s[0]))
+                    final = iqm_ci(finals)
                 rows.append(EstimatorRow(env, name, len(measured), stats, len(trained), final))
     return rows
 

@@ -23,6 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from sac.config import UserError
@@ -203,6 +204,12 @@ class RunDir:
         tmp = self.metrics_path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
         os.replace(tmp, self.metrics_path)
+
+
+def series(records: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of every record (metrics.jsonl's) that holds `key`, e.g. the eval curve "eval/return_mean"."""
+    rows = [(r["step"], r[key]) for r in records if key in r]
+    return (np.array([s for s, _ in rows]), np.array([v for _, v in rows])) if rows else (np.array([]), np.array([]))
 
 
 def seed_dir(batch_dir: Path, seed: int) -> Path:
