@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from joblib import Parallel, delayed
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sac.run.rundir import RunDir, Status
 
-from sac.run.rundir import RunDir  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # env -> (env steps per run, env steps between diagnostics), sized so that the default lab (36 runs of the
 # package's default SAC, 256x256) takes about an hour on two cores; --scale multiplies both. These are
@@ -70,19 +68,15 @@ def plan(envs: list[str], seeds: list[int], scale: float, runs_dir: Path) -> lis
 
 
 def train(run_dir: Path, overrides: list[str]) -> float:
-    """One run as a process of its own; returns its wall time, 0 when it had finished before. A run stopped
-    after a checkpoint (the lab interrupted) resumes."""
-    status = RunDir(run_dir).status().value
-    if status == "finished":
+    """One run as a process of its own; returns its wall time, 0 when it had finished before. With `relaunch=true`
+    the training script itself skips a finished run and resumes one stopped after a checkpoint (the lab
+    interrupted)."""
+    if RunDir(run_dir).status() == Status.finished:
         return 0.0
     start = time.perf_counter()
     script = [sys.executable, str(ROOT / "scripts" / "train_sac.py")]
-    with tempfile.TemporaryDirectory() as tmp:
-        if status == "unfinished":
-            command = [*script, f"resume={run_dir}", f"hydra.run.dir={tmp}"]
-        else:
-            command = [*script, *overrides, f"hydra.run.dir={run_dir}"]
-        done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run([*script, *overrides, f"hydra.run.dir={run_dir}", "relaunch=true"], capture_output=True,
+                          text=True)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"{run_dir} failed: {done.stderr.strip().splitlines()[-1:]}")
     return time.perf_counter() - start
