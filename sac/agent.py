@@ -42,8 +42,9 @@ class SAC:
         self.device = device
         self.encoder = StateEncoder(obs_dim, encoder or EncoderConfig()).to(device)
         feature_dim = self.encoder.out_dim
-        beta = cfg.policy == PolicyName.beta
-        self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max, beta).to(device)
+        beta_policy = cfg.policy == PolicyName.beta
+        self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max, beta_policy)
+        self.actor = self.actor.to(device)
         self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
         self.critic_target = SoftTarget(self.critic, cfg.tau)
         target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
@@ -96,7 +97,7 @@ class SAC:
         if isinstance(dist, TanhGaussian):
             metrics["train/log_std"] = dist.log_std.mean()
         else:
-            metrics["train/concentration"] = (dist.alpha + dist.beta).mean()
+            metrics["train/concentration"] = (dist.concentration1 + dist.concentration0).mean()
         return loss, logp, metrics
 
     def actor_objective(
@@ -142,7 +143,7 @@ class SAC:
             vae.normalizer.update(batch.obs)
         metrics = sac_step(self, batch)
         if self.vae_optim is not None and vae is not None and self.updates % self.encoder.cfg.update_every == 0:
-            loss_vae, vae_metrics = vae.loss(batch.obs, self.encoder.cfg.beta)
+            loss_vae, vae_metrics = vae.loss(batch.obs, self.encoder.cfg.kl_weight)
             gradient_step(self.vae_optim, loss_vae)
             metrics |= vae_metrics
         self.encoder.update_target()

@@ -1,7 +1,9 @@
-"""The Beta policy (Chou et al. 2017): a = 2x - 1 with x ~ Beta(alpha, beta) per action dimension.
+"""The Beta policy (Chou et al. 2017): a = 2x - 1 with x ~ Beta(c1, c0) per action dimension, c1 and c0 its two
+concentrations (`concentration1`, `concentration0` in torch.distributions.Beta's names; often alpha and beta, names
+this package keeps for SAC's temperature and for nothing).
 
 Bounded like the action space itself, so no squashing correction is needed: log pi(a|s) =
-sum_i [log Beta(x_i; alpha_i, beta_i)] - act_dim * log 2 (the affine map's Jacobian). Samples carry the
+sum_i [log Beta(x_i; c1_i, c0_i)] - act_dim * log 2 (the affine map's Jacobian). Samples carry the
 *implicit* reparameterisation gradient (Figurnov et al. 2018), dx/dtheta = -(dF(x; theta)/dtheta) / p(x; theta),
 computed as `torch.distributions.Beta.rsample` does, through the two-component Dirichlet sampler and torch's
 `_dirichlet_grad` (`_implicit_beta_sample` below: the same draws and gradients, written as an autograd.Function
@@ -28,27 +30,27 @@ _LOG_2 = math.log(2.0)
 
 
 class BetaPolicy:
-    """pi(a|s) on [-1, 1]^act_dim; alpha, beta (B, act_dim), each > 1."""
+    """pi(a|s) on [-1, 1]^act_dim; concentration1, concentration0 (B, act_dim), each > 1."""
 
-    def __init__(self, alpha: Tensor, beta: Tensor) -> None:
-        self.alpha = alpha
-        self.beta = beta
-        self.base = Beta(alpha, beta, validate_args=False)
+    def __init__(self, concentration1: Tensor, concentration0: Tensor) -> None:
+        self.concentration1 = concentration1
+        self.concentration0 = concentration0
+        self.base = Beta(concentration1, concentration0, validate_args=False)
 
     def rsample(self) -> tuple[Tensor, Tensor]:
-        """Implicitly reparameterised sample: (action (B, act_dim), log_prob (B,)); gradients reach alpha and
-        beta through the action."""
-        x = _implicit_beta_sample(self.alpha, self.beta, ()).clamp(EPS, 1.0 - EPS)
+        """Implicitly reparameterised sample: (action (B, act_dim), log_prob (B,)); gradients reach both
+        concentrations through the action."""
+        x = _implicit_beta_sample(self.concentration1, self.concentration0, ()).clamp(EPS, 1.0 - EPS)
         return 2.0 * x - 1.0, self.log_prob(x)
 
     def rsample_n(self, k: int) -> tuple[Tensor, Tensor]:
         """k implicitly reparameterised samples per state: (actions (k, B, act_dim), log_probs (k, B))."""
-        x = _implicit_beta_sample(self.alpha, self.beta, (k,)).clamp(EPS, 1.0 - EPS)
+        x = _implicit_beta_sample(self.concentration1, self.concentration0, (k,)).clamp(EPS, 1.0 - EPS)
         return 2.0 * x - 1.0, self.log_prob(x)
 
     def score_samples(self, k: int) -> tuple[Tensor, Tensor]:
-        """k actions per state drawn without gradient, and their log-probs, differentiable in alpha and beta:
-        what the score-function estimator needs. -> ((k, B, act_dim), (k, B))."""
+        """k actions per state drawn without gradient, and their log-probs, differentiable in the
+        concentrations: what the score-function estimator needs. -> ((k, B, act_dim), (k, B))."""
         with torch.no_grad():
             x = self.base.sample((k,)).clamp(EPS, 1.0 - EPS)
         return 2.0 * x - 1.0, self.log_prob(x)
@@ -58,12 +60,12 @@ class BetaPolicy:
         return (self.base.log_prob(x) - _LOG_2).sum(-1)
 
     def mode(self) -> Tensor:
-        """The deterministic action: the mean, 2 * alpha / (alpha + beta) - 1 (B, act_dim).
+        """The deterministic action: the mean, 2 * c1 / (c1 + c0) - 1 (B, act_dim).
 
-        The mean rather than the mode: the mode, (alpha - 1) / (alpha + beta - 2), is 0/0 at the uniform
-        alpha = beta = 1 that softplus approaches and jumps between the bounds near it; the mean is smooth.
+        The mean rather than the mode: the mode, (c1 - 1) / (c1 + c0 - 2), is 0/0 at the uniform c1 = c0 = 1
+        that softplus approaches and jumps between the bounds near it; the mean is smooth.
         """
-        return 2.0 * self.alpha / (self.alpha + self.beta) - 1.0
+        return 2.0 * self.concentration1 / (self.concentration1 + self.concentration0) - 1.0
 
 
 def _implicit_beta_sample(alpha: Tensor, beta: Tensor, sample_shape: tuple[int, ...]) -> Tensor:

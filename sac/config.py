@@ -134,8 +134,8 @@ class EncoderConfig:
     latent_dim: int = 32
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     """Hidden widths of the encoder and of the decoder."""
-    beta: float = 1.0
-    """Weight of KL(q(z|s) || N(0, I)) against the reconstruction error (a beta-VAE)."""
+    kl_weight: float = 1.0
+    """Weight of KL(q(z|s) || N(0, I)) against the reconstruction error (a beta-VAE's beta; `encoder.beta` before)."""
     lr: float = 1e-3
     """Adam step size of the reconstruction (ELBO) updates of encoder and decoder (SAC-AE's 1e-3)."""
     update_every: int = 1

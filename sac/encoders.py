@@ -2,8 +2,9 @@
 
 VAE: q(z|s) = N(mu(s), diag(exp(log_var(s)))), z = mu + exp(0.5 * log_var) * eps (the reparameterisation
 trick, a second time in this package), a decoder reconstructs the normalised state, and
-    loss = ||s_norm - decoder(z)||^2 + beta * KL(q(z|s) || N(0, I))          (per state, batch-averaged)
-is the negative ELBO of a unit-variance Gaussian decoder up to constants, weighted as a beta-VAE.
+    loss = ||s_norm - decoder(z)||^2 + kl_weight * KL(q(z|s) || N(0, I))          (per state, batch-averaged)
+is the negative ELBO of a unit-variance Gaussian decoder up to constants, the KL weighted as in a beta-VAE
+(Higgins et al. 2017: their beta is `kl_weight`).
 
 Wiring into SAC follows SAC-AE (Yarats et al. 2019): the critic's gradient trains the encoder together
 with the reconstruction loss, the actor sees a detached latent, and critic targets use a slower-moving
@@ -75,14 +76,15 @@ class VAE(nn.Module):
             eps = torch.randn_like(mu)
         return reparameterize(mu, (0.5 * log_var).exp(), eps)
 
-    def loss(self, obs: Tensor, beta: float) -> tuple[Tensor, dict[str, Tensor]]:
-        """Negative beta-ELBO on a batch of raw states (B, obs_dim), and its parts as metrics."""
+    def loss(self, obs: Tensor, kl_weight: float) -> tuple[Tensor, dict[str, Tensor]]:
+        """Negative ELBO with the KL weighted by `kl_weight`, on a batch of raw states (B, obs_dim); its parts as
+        metrics."""
         target = self.normalizer(obs)
         mu, log_var = self.encode(obs)
         reconstruction = self.decoder(self.sample(mu, log_var))
         recon = (reconstruction - target).pow(2).sum(-1).mean()
         kl_per_dim = kl_standard_normal(mu, log_var).mean(0)  # (latent_dim,)
-        loss = recon + beta * kl_per_dim.sum()
+        loss = recon + kl_weight * kl_per_dim.sum()
         return loss, {
             "vae/loss": loss,
             "vae/recon_loss": recon,

@@ -37,18 +37,18 @@ class Actor(nn.Module):
         hidden_sizes: Sequence[int],
         log_std_min: float = -5.0,
         log_std_max: float = 2.0,
-        beta: bool = False,
+        beta_policy: bool = False,
     ) -> None:
         super().__init__()
         self.net = mlp(obs_dim, hidden_sizes, 2 * act_dim)
-        self.beta = beta
+        self.beta_policy = beta_policy
         self.log_std_min = log_std_min
         self.log_std_max = log_std_max
 
     def forward(self, obs: Tensor) -> TanhGaussian | BetaPolicy:
-        if self.beta:
-            raw_alpha, raw_beta = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
-            return BetaPolicy(1.0 + F.softplus(raw_alpha), 1.0 + F.softplus(raw_beta))
+        if self.beta_policy:
+            raw_c1, raw_c0 = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
+            return BetaPolicy(1.0 + F.softplus(raw_c1), 1.0 + F.softplus(raw_c0))
         mu, raw_log_std = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
         # A smooth squash into [min, max] keeps a gradient at the bounds, unlike a clamp.
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw_log_std) + 1.0)

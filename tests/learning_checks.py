@@ -132,19 +132,19 @@ def vae_hopper(seed: int) -> Statistics:
     env.close()
     data = torch.stack(states)
     train, held_out = data[:2500], data[2500:]
-    vae = VAE(data.shape[1], EncoderConfig(name="vae", latent_dim=8, hidden_sizes=[128, 128], beta=0.1))
+    vae = VAE(data.shape[1], EncoderConfig(name="vae", latent_dim=8, hidden_sizes=[128, 128], kl_weight=0.1))
     vae.normalizer.update(train)
     optim = torch.optim.Adam(vae.parameters(), lr=1e-3)
     fixed = train[:256]
     with torch.no_grad():
-        start = vae.loss(fixed, beta=0.1)[0].item()
+        start = vae.loss(fixed, kl_weight=0.1)[0].item()
     for _ in range(1500):
-        loss, _ = vae.loss(train[torch.randint(0, len(train), (256,))], beta=0.1)
+        loss, _ = vae.loss(train[torch.randint(0, len(train), (256,))], kl_weight=0.1)
         optim.zero_grad()
         loss.backward()
         optim.step()
     with torch.no_grad():
-        end = vae.loss(fixed, beta=0.1)[0].item()
+        end = vae.loss(fixed, kl_weight=0.1)[0].item()
         target = vae.normalizer(held_out)
         error = (vae.decoder(vae.encode(held_out)[0]) - target).pow(2).sum(-1).mean().item()
         mean_error = (target - vae.normalizer(train).mean(0)).pow(2).sum(-1).mean().item()

@@ -67,6 +67,11 @@ CASES = [
     ),
     (
         "train_sac",
+        "encoder=vae encoder.beta=0.5",
+        "encoder.beta=0.5 is now encoder.kl_weight: use encoder.kl_weight=0.5",
+    ),
+    (
+        "train_sac",
         "--multirun seed=0,1 agent.lr=1e-3",
         "agent.lr=1e-3: train_sac.py has no option agent.lr; did you mean agent.alpha_lr or agent.actor_lr",
     ),

@@ -22,3 +22,11 @@ def test_flat_discrete_options_of_older_runs_move_under_agent_discrete() -> None
 def test_a_current_config_is_left_as_it_is() -> None:
     current = as_dict(TrainConfig(agent=AgentConfig(discrete=DiscreteConfig(samples=3))))
     assert upgrade_saved_config(current) == current
+
+
+def test_the_vae_kl_weight_of_older_runs_is_read_from_encoder_beta() -> None:
+    old = {"seed": 1, "env": {"name": "Hopper"}, "encoder": {"name": "vae", "beta": 0.25, "latent_dim": 8}}
+    new = upgrade_saved_config(OmegaConf.create(old))
+    assert new["encoder"] == {"name": "vae", "kl_weight": 0.25, "latent_dim": 8}
+    merged = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), new))
+    assert merged.encoder.kl_weight == 0.25  # type: ignore[attr-defined]

@@ -60,7 +60,7 @@ def test_gradient_routing_in_sac() -> None:
     assert all(p.grad is None for p in agent.encoder.target.parameters())  # targets take no gradient
 
     vae.zero_grad()
-    vae.loss(batch.obs, beta=1.0)[0].backward()
+    vae.loss(batch.obs, kl_weight=1.0)[0].backward()
     assert all(
         p.grad is not None and p.grad.abs().sum() > 0 for p in [*vae.encoder.parameters(), *vae.decoder.parameters()]
     )

@@ -62,14 +62,16 @@ _FLAT_DISCRETE_KEYS = {"discrete_estimator": "estimator", "gumbel_temperature": 
                        "target_entropy_fraction": "target_entropy_fraction"}  # fmt: skip
 
 
-RENAMED_OPTIONS = {f"agent.{old}": f"agent.discrete.{new}" for old, new in _FLAT_DISCRETE_KEYS.items()}
+RENAMED_OPTIONS = {f"agent.{old}": f"agent.discrete.{new}" for old, new in _FLAT_DISCRETE_KEYS.items()} | {
+    "encoder.beta": "encoder.kl_weight"  # one name, one meaning: beta is a policy (agent.policy=beta)
+}
 """train_sac.py's options that moved, by their old command-line name: the command line names the new one."""
 
 
 def upgrade_saved_config(config: Any) -> dict[str, Any]:
     """A config as an older version saved it (config.yaml, checkpoint metadata, a W&B run's config), as plain data
     in the current schema's shape: discrete SAC's flat agent options move under agent.discrete, with the number of
-    samples those runs drew, which was agent.score_samples then."""
+    samples those runs drew, which was agent.score_samples then; the VAE's encoder.beta is encoder.kl_weight."""
     c = OmegaConf.to_container(config) if isinstance(config, DictConfig) else copy.deepcopy(dict(config))
     assert isinstance(c, dict)
     agent = c.get("agent")
@@ -79,6 +81,9 @@ def upgrade_saved_config(config: Any) -> dict[str, Any]:
             if old in agent:
                 discrete[new] = agent.pop(old)
         discrete.setdefault("samples", agent.get("score_samples", DiscreteConfig.samples))
+    encoder = c.get("encoder")
+    if isinstance(encoder, dict) and "beta" in encoder:
+        encoder["kl_weight"] = encoder.pop("beta")
     return {str(k): v for k, v in c.items()}
 
 
@@ -191,7 +196,7 @@ def validate_train(c: TrainConfig) -> None:
     })  # fmt: skip
     _non_negative({"threads": c.threads}, " (0 = automatic)")
     _non_negative({"video_every": c.video_every}, " (0 = never)")
-    _non_negative({"learning_starts": c.learning_starts, "encoder.beta": e.beta})
+    _non_negative({"learning_starts": c.learning_starts, "encoder.kl_weight": e.kl_weight})
     _in_unit_interval({"agent.gamma": a.gamma, "agent.tau": a.tau, "encoder.tau": e.tau})
     _widths("agent.hidden_sizes", a.hidden_sizes)
     _widths("encoder.hidden_sizes", e.hidden_sizes)

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.make import EnvSpec, make_env
+from sac.run.schedule import due
 
 Action = np.ndarray | int
 """A continuous action (act_dim,) in [-1, 1], or the index of a discrete one."""
@@ -74,3 +75,30 @@ def record_video(env_cfg: EnvSpec, policy: Policy, seed: int, path: Path) -> int
     finally:
         env.close()  # explicitly: interpreter-exit teardown of a GL context is noisy
     return int(lengths[0])
+
+
+class Evaluator:
+    """A training run's evaluations: deterministic, when due (every `every` steps and at the last step), on an env of
+    its own whose episodes start from states seeded away from training's (seed + EVAL_SEED_OFFSET), so evaluations
+    at different steps compare policies on the same start states; every `video_every`-th evaluation is filmed."""
+
+    def __init__(self, env: EnvSpec, seed: int, episodes: int, every: int, video_every: int, total_steps: int):
+        self.env_cfg, self.seed = env, seed + EVAL_SEED_OFFSET
+        self.episodes, self.every, self.video_every, self.total_steps = episodes, every, video_every, total_steps
+        self.env = make_env(env, seed=self.seed)
+
+    def due(self, before: int, step: int) -> bool:
+        return due(self.every, before, step) or step >= self.total_steps
+
+    def evaluate(self, policy: Policy) -> dict[str, float]:
+        return evaluate(self.env, policy, self.episodes, self.seed)
+
+    def films(self, step: int) -> bool:
+        """The evaluation at `step` is one to film."""
+        return bool(self.video_every) and (step // self.every) % self.video_every == 0
+
+    def film(self, policy: Policy, path: Path) -> None:
+        record_video(self.env_cfg, policy, self.seed, path)
+
+    def close(self) -> None:
+        self.env.close()

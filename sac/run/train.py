@@ -25,12 +25,14 @@ from sac.config import TrainConfig
 from sac.discrete import DiscreteSAC
 from sac.estimators import actor_gradient_diagnostics
 from sac.run.checkpoint import CheckpointError, drop_older_replays, restore
+from sac.run.checkpointer import Snapshot
 from sac.run.options import validate_action_space
 from sac.run.registry import build, sac_identity
 from sac.run.replay import ReplayBuffer
 from sac.run.rollout import Action, Policy
 from sac.run.rundir import Identity
-from sac.run.session import Session, Snapshot, Throughput, due, rng_state, set_rng_state
+from sac.run.schedule import due
+from sac.run.session import Session, Throughput, rng_state, set_rng_state
 
 Agent = SAC | DiscreteSAC
 
@@ -162,7 +164,7 @@ def run(
             if due(c.diagnostics.grad_variance_every, before, state.step) and state.step >= c.learning_starts:
                 for k in seeds:
                     diagnostics = diagnose(configs[k], learner.export(k), learner.buffers[k], state.step)
-                    sessions[k].logger.log(state.step, diagnostics)
+                    sessions[k].log(state.step, diagnostics)
             if periodic(c, sessions, envs, learner, state, before):
                 if stopped is not None:
                     stopped(state.step)
@@ -184,8 +186,8 @@ def collect(c: TrainConfig, sessions: list[Session], envs: list[gym.Env], learne
         state.obs[k] = next_obs
         if terminated or truncated:
             episode = info["episode"]
-            sessions[k].logger.log(state.step, {"train/episode_return": float(episode["r"]),
-                                                "train/episode_length": int(episode["l"])})  # fmt: skip
+            sessions[k].log(state.step, {"train/episode_return": float(episode["r"]),
+                                         "train/episode_length": int(episode["l"])})  # fmt: skip
             state.obs[k], _ = envs[k].reset()
 
 

@@ -17,10 +17,11 @@ from envs.state import get_env_state, set_env_state
 from sac.config import ReinforceConfig
 from sac.reinforce import Reinforce, reward_to_go
 from sac.run.checkpoint import restore
+from sac.run.checkpointer import Snapshot
 from sac.run.device import resolve_device
 from sac.run.options import validate_reinforce
 from sac.run.rundir import Identity, RunDir
-from sac.run.session import Session, Snapshot, Throughput, rng_state, run_meta, set_rng_state
+from sac.run.session import Session, Throughput, rng_state, run_meta, set_rng_state
 
 
 def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
@@ -107,9 +108,7 @@ def collect_episodes(
                 returns = reward_to_go(rew, c.agent.gamma, bootstrap)
                 episodes.append((np.stack(paths[i]["obs"]), np.stack(paths[i]["act"]), returns))
                 in_episodes += len(rew)
-                session.logger.log(
-                    step + taken, {"train/episode_return": float(rew.sum()), "train/episode_length": len(rew)}
-                )
+                session.log(step + taken, {"train/episode_return": float(rew.sum()), "train/episode_length": len(rew)})
                 paths[i] = {"obs": [], "act": [], "rew": []}
         obs = next_obs
     return episodes, taken

@@ -27,7 +27,8 @@ from sac.run.options import as_dict, validate_train
 from sac.run.replay import ReplayBuffer, capacity
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.seeds import SeedLearner, SeedReplay, seed_sessions
-from sac.run.session import Session, catch_stop_signals, run_meta
+from sac.run.session import Session, run_meta
+from sac.run.signals import catch_stop_signals
 
 
 def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
