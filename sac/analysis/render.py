@@ -140,19 +140,21 @@ def aggregate_markdown(rows: list[Aggregate], found: list[Improvement]) -> str:
     return "\n".join(lines)
 
 
+def improvements_html(tables: Tables) -> str:
+    """The report's list of P(improvement) statements, or nothing when no pair of algorithms shares an env."""
+    if not tables.improvements:
+        return ""
+    lines = "\n".join(f"<li>{html.escape(improvement_text(i))}</li>" for i in tables.improvements)
+    return f"<p>Probability of improvement (a run of the first ends above a run of the second):</p>\n<ul>{lines}</ul>"
+
+
 def write_html(runs: list[Run], tables: Tables, panels: list[tuple[str, Path]], title: str, out: Path) -> Path:
     aggregates = "\n".join(
         f"<tr><td>{a.env_id}</td><td>{a.algorithm}</td><td>{a.runs}</td><td>{ci_text(a.final)}</td>"
         f"<td>{ci_text(a.auc)}</td></tr>"
         for a in tables.aggregates
     )
-    improvement_lines = "\n".join(f"<li>{html.escape(improvement_text(i))}</li>" for i in tables.improvements)
-    improvement_block = (
-        f"<p>Probability of improvement (a run of the first ends above a run of the second):</p>\n"
-        f"<ul>{improvement_lines}</ul>"
-        if tables.improvements
-        else ""
-    )
+    improvement_block = improvements_html(tables)
     rows = "\n".join(
         f"<tr><td>{html.escape(r.name)}</td><td>{r.algorithm}</td><td>{r.env_id}</td><td>{r.seed}</td>"
         f"<td>{r.records[-1]['step'] if r.records else 0}</td><td>{r.final_return():.1f}</td></tr>"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -72,14 +73,8 @@ def _typed(schema: type, values: Any, path: Path) -> Any:
         raise CheckpointError(f"checkpoint {path} has an invalid agent config ({type(e).__name__})") from None
 
 
-def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
-    """Hydra entry point of scripts/evaluate.py: evaluate, print a summary, optionally write JSON, video, W&B."""
-    c = to_object(cfg, EvaluateConfig)
-    validate_evaluate(c)
-    if c.output:
-        _check_writable(c.output)
-    path = checkpoint_path(Path(c.checkpoint))
-    act, meta = load_policy(path, resolve_device(c.device))
+def _env_for(c: EvaluateConfig, meta: dict[str, Any]) -> tuple[EnvConfig, gym.Env]:
+    """The env to evaluate on: the checkpoint's own, or `env_name` with the same observation and action sizes."""
     saved_env = meta["config"]["env"]
     env_cfg = EnvConfig(
         name=c.env_name or saved_env["name"],
@@ -93,6 +88,18 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
             f"env_name={env_cfg.name} has (obs, act) sizes {shapes} but the checkpoint's policy takes "
             f"{(meta['obs_dim'], meta['act_dim'])} ({meta['env_id']})"
         )
+    return env_cfg, env
+
+
+def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
+    """Hydra entry point of scripts/evaluate.py: evaluate, print a summary, optionally write JSON, video, W&B."""
+    c = to_object(cfg, EvaluateConfig)
+    validate_evaluate(c)
+    if c.output:
+        _check_writable(c.output)
+    path = checkpoint_path(Path(c.checkpoint))
+    act, meta = load_policy(path, resolve_device(c.device))
+    env_cfg, env = _env_for(c, meta)
     seed = c.seed if c.seed is not None else int(meta["config"]["seed"]) + EVAL_SEED_OFFSET
     torch.manual_seed(seed)  # stochastic evaluation draws its actions from the global torch RNG
     out_dir = Path(HydraConfig.get().runtime.output_dir)

@@ -183,19 +183,24 @@ def _env(env: EnvConfig) -> None:
         raise UserError(str(e)) from None
 
 
+def _run_schedule(c: TrainConfig | ReinforceConfig) -> None:
+    """What every training script schedules: its budget, evaluations, checkpoints, videos and threads."""
+    _positive({"total_steps": c.total_steps, "eval_every": c.eval_every, "eval_episodes": c.eval_episodes,
+               "checkpoint_every": c.checkpoint_every})  # fmt: skip
+    _non_negative({"threads": c.threads}, " (0 = automatic)")
+    _non_negative({"video_every": c.video_every}, " (0 = never)")
+
+
 def validate_train(c: TrainConfig) -> None:
     """Every option of train_sac.py: ranges and cross-field rules; raises UserError naming the value."""
     a, e, d = c.agent, c.encoder, c.diagnostics
+    _run_schedule(c)
     _positive({
-        "total_steps": c.total_steps, "buffer_size": c.buffer_size, "eval_every": c.eval_every,
-        "eval_episodes": c.eval_episodes, "checkpoint_every": c.checkpoint_every, "log_every": c.log_every,
-        "utd_ratio": c.utd_ratio, "agent.batch_size": a.batch_size, "agent.num_critics": a.num_critics,
-        "agent.actor_lr": a.actor_lr, "agent.critic_lr": a.critic_lr, "agent.alpha_lr": a.alpha_lr,
-        "agent.init_alpha": a.init_alpha, "encoder.latent_dim": e.latent_dim, "encoder.lr": e.lr,
-        "encoder.update_every": e.update_every,
+        "buffer_size": c.buffer_size, "log_every": c.log_every, "utd_ratio": c.utd_ratio,
+        "agent.batch_size": a.batch_size, "agent.num_critics": a.num_critics, "agent.actor_lr": a.actor_lr,
+        "agent.critic_lr": a.critic_lr, "agent.alpha_lr": a.alpha_lr, "agent.init_alpha": a.init_alpha,
+        "encoder.latent_dim": e.latent_dim, "encoder.lr": e.lr, "encoder.update_every": e.update_every,
     })  # fmt: skip
-    _non_negative({"threads": c.threads}, " (0 = automatic)")
-    _non_negative({"video_every": c.video_every}, " (0 = never)")
     _non_negative({"learning_starts": c.learning_starts, "encoder.kl_weight": e.kl_weight})
     _in_unit_interval({"agent.gamma": a.gamma, "agent.tau": a.tau, "encoder.tau": e.tau})
     _widths("agent.hidden_sizes", a.hidden_sizes)
@@ -263,14 +268,11 @@ def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None
 def validate_reinforce(c: ReinforceConfig) -> None:
     """Every option of train_reinforce.py; raises UserError."""
     a = c.agent
+    _run_schedule(c)
     _positive({
-        "total_steps": c.total_steps, "num_envs": c.num_envs, "batch_steps": c.batch_steps,
-        "eval_every": c.eval_every, "eval_episodes": c.eval_episodes, "checkpoint_every": c.checkpoint_every,
-        "agent.policy_lr": a.policy_lr, "agent.value_lr": a.value_lr, "agent.value_epochs": a.value_epochs,
-        "agent.value_minibatch": a.value_minibatch,
+        "num_envs": c.num_envs, "batch_steps": c.batch_steps, "agent.policy_lr": a.policy_lr,
+        "agent.value_lr": a.value_lr, "agent.value_epochs": a.value_epochs, "agent.value_minibatch": a.value_minibatch,
     })  # fmt: skip
-    _non_negative({"threads": c.threads}, " (0 = automatic)")
-    _non_negative({"video_every": c.video_every}, " (0 = never)")
     _in_unit_interval({"agent.gamma": a.gamma})
     _widths("agent.hidden_sizes", a.hidden_sizes)
     _choice("wandb.mode", c.wandb.mode, WandbMode)

@@ -50,10 +50,7 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
         meta = run_meta(Identity("reinforce", "gaussian", "score"), c, obs_dim, act_dim)
         session = Session(RunDir(run_dir), c, meta, resume)
         if session.resumed is not None:
-            restore(agent, session.resumed.state["agent"], session.run.latest)
-            set_rng_state(session.resumed.state, device)
-            for env, state in zip(envs.envs, session.resumed.loop["envs"], strict=True):
-                set_env_state(env, state)
+            restore_reinforce(session, agent, envs, device)
 
         def policy(obs: np.ndarray) -> np.ndarray:
             return np.clip(agent.act(obs[None], deterministic=True)[0], -1.0, 1.0)
@@ -68,17 +65,23 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
                 before, throughput = step, Throughput(step)
                 episodes, taken = collect_episodes(envs, agent, c, session, before)
                 step += taken
-                batch = [
-                    torch.as_tensor(np.concatenate(x), dtype=torch.float32, device=device)
-                    for x in zip(*episodes, strict=True)
-                ]
-                metrics = agent.update(*batch)
+                metrics = agent.update(*(torch.as_tensor(np.concatenate(x), dtype=torch.float32, device=device)
+                                         for x in zip(*episodes, strict=True)))  # fmt: skip
                 session.log(step, {**metrics, "perf/steps_per_sec": throughput.rate(step)})
                 if session.after_step(before, step, policy, snapshot):
                     return session.eval_metrics
             return session.finish()
     finally:
         envs.close()
+
+
+def restore_reinforce(session: Session, agent: Reinforce, envs: gym.vector.SyncVectorEnv, device: torch.device) -> None:
+    """The resumed checkpoint's networks, optimizers and RNG states, and each sub-env's RNG state."""
+    assert session.resumed is not None
+    restore(agent, session.resumed.state["agent"], session.run.latest)
+    set_rng_state(session.resumed.state, device)
+    for env, state in zip(envs.envs, session.resumed.loop["envs"], strict=True):
+        set_env_state(env, state)
 
 
 def collect_episodes(

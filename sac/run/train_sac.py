@@ -25,7 +25,7 @@ from sac.run import train as loop
 from sac.run.device import resolve_device
 from sac.run.options import as_dict, validate_train
 from sac.run.replay import ReplayBuffer, capacity
-from sac.run.rundir import RunDir, seed_dir
+from sac.run.rundir import Identity, RunDir, seed_dir
 from sac.run.seeds import SeedLearner, SeedReplay, seed_sessions
 from sac.run.session import Session, run_meta
 from sac.run.signals import catch_stop_signals
@@ -52,17 +52,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
                                            for s in c.seeds]  # fmt: skip
     envs: list[gym.Env] = []
     try:
-        agents = []
-        for ck in configs:
-            torch.manual_seed(ck.seed)  # before anything else draws: seed k's initial weights are the single run's
-            envs.append(make_env(c.env, seed=ck.seed))
-            obs_dim, act_dim = dims(envs[-1].observation_space, envs[-1].action_space)
-            # A batch vectorises the single agents' losses itself: they are built plain.
-            plain = ck if c.seeds is None else dataclasses.replace(ck, compile=False, cudagraphs=False)
-            agent, identity, action_columns = loop.build_agent(
-                plain, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
-            )
-            agents.append(agent)
+        agents, identity, obs_dim, act_dim, action_columns = build_seeds(configs, device, envs, c.seeds is not None)
         metas = [run_meta(identity, ck, obs_dim, act_dim) for ck in configs]
         rows = capacity(c.buffer_size, c.total_steps)
         learner: loop.Learner
@@ -82,6 +72,25 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     finally:
         for env in envs:
             env.close()
+
+
+def build_seeds(
+    configs: list[TrainConfig], device: torch.device, envs: list[gym.Env], batched: bool
+) -> tuple[list[loop.Agent], Identity, int, int, int]:
+    """Each seed's env (appended to `envs`) and agent, built as the single run of that seed builds them; the agents'
+    identity, obs_dim, act_dim and the replay columns of an action. A batch vectorises the single agents' losses
+    itself (seeds.SeedAxis), so with `batched` they are built without compile and CUDA graphs."""
+    agents = []
+    for ck in configs:
+        torch.manual_seed(ck.seed)  # before anything else draws: seed k's initial weights are the single run's
+        envs.append(make_env(ck.env, seed=ck.seed))
+        obs_dim, act_dim = dims(envs[-1].observation_space, envs[-1].action_space)
+        plain = dataclasses.replace(ck, compile=False, cudagraphs=False) if batched else ck
+        agent, identity, action_columns = loop.build_agent(
+            plain, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
+        )
+        agents.append(agent)
+    return agents, identity, obs_dim, act_dim, action_columns
 
 
 def stopped(run_dir: Path) -> Callable[[int], None]:
