@@ -68,10 +68,10 @@ class BetaPolicy:
         return 2.0 * self.concentration1 / (self.concentration1 + self.concentration0) - 1.0
 
 
-def _implicit_beta_sample(alpha: Tensor, beta: Tensor, sample_shape: tuple[int, ...]) -> Tensor:
-    """x ~ Beta(alpha, beta), (*sample_shape, *alpha.shape), differentiable in alpha and beta by the implicit
-    gradient: the first component of a Dirichlet(alpha, beta) draw, as torch.distributions.Beta samples it."""
-    concentration = torch.stack([alpha, beta], -1)
+def _implicit_beta_sample(c1: Tensor, c0: Tensor, sample_shape: tuple[int, ...]) -> Tensor:
+    """x ~ Beta(c1, c0), (*sample_shape, *c1.shape), differentiable in both concentrations by the implicit
+    gradient: the first component of a Dirichlet(c1, c0) draw, as torch.distributions.Beta samples it."""
+    concentration = torch.stack([c1, c0], -1)
     return _DirichletSample.apply(concentration.expand(*sample_shape, *concentration.shape))[..., 0]
 
 

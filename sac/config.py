@@ -47,7 +47,7 @@ class PolicyName(str, Enum):
     tanh_gaussian = "tanh_gaussian"
     """a = tanh(u), u ~ N(mu, std^2): sac/distributions.py."""
     beta = "beta"
-    """a = 2x - 1, x ~ Beta(alpha, beta), implicitly reparameterised: sac/beta.py."""
+    """a = 2x - 1, x ~ Beta(concentration1, concentration0), implicitly reparameterised: sac/beta.py."""
 
 
 class EncoderName(str, Enum):
