@@ -71,9 +71,9 @@ class SAC:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """One action in [-1, 1] for one observation (obs_dim,) -> (act_dim,)."""
-        return self.policy(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic)[0].cpu().numpy()
+        return self.actions(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic)[0].cpu().numpy()
 
-    def policy(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+    def actions(self, obs: Tensor, deterministic: bool = False) -> Tensor:
         """Actions for observations (B, obs_dim) -> (B, act_dim): sampled, or the deterministic one."""
         dist = self.actor(self.encoder.features(obs, deterministic=True))
         return dist.mode() if deterministic else dist.rsample()[0]

@@ -21,8 +21,11 @@ class UserError(Exception):
 
 class WandbMode(str, Enum):
     online = "online"
+    """Sync to the W&B server; falls back to offline when there is no API key or no network (sac/run/logger.py)."""
     offline = "offline"
+    """Write the run under WANDB_DIR for a later `wandb sync`."""
     disabled = "disabled"
+    """No W&B at all: metrics.jsonl is the only record."""
 
 
 class ActorEstimator(str, Enum):
@@ -52,18 +55,25 @@ class PolicyName(str, Enum):
 
 class EncoderName(str, Enum):
     none = "none"
+    """SAC on raw states."""
     vae = "vae"
+    """SAC on the latent of an auxiliary VAE state-encoder (sac/vae.py, configs/encoder/)."""
 
 
 class Latent(str, Enum):
     mean = "mean"
+    """Actor and critics read the posterior mean mu(s)."""
     sample = "sample"
+    """Actor and critics read z ~ q(z|s), reparameterised: z = mu + exp(log_var / 2) * eps."""
 
 
 class SeedsMode(str, Enum):
     auto = "auto"
+    """batched on CUDA, processes on a CPU."""
     batched = "batched"
+    """One model with a seed axis in one process: what pays on a GPU (sac/run/seeds.py)."""
     processes = "processes"
+    """A single run per seed, `threads` processes at a time: what pays on a CPU (docs/seeds.md)."""
 
 
 @dataclass
@@ -130,7 +140,7 @@ class AgentConfig:
 @dataclass
 class EncoderConfig:
     name: EncoderName = EncoderName.none
-    """none: SAC on raw states | vae: SAC on the latent of a VAE state-encoder (configs/encoder/)."""
+    """none | vae."""
     latent_dim: int = 32
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     """Hidden widths of the encoder and of the decoder."""
@@ -143,13 +153,13 @@ class EncoderConfig:
     tau: float = 0.05
     """Polyak rate of the target encoder used in critic targets (SAC-AE: faster than the critics')."""
     latent: Latent = Latent.mean
-    """What actor and critics are trained on: mean (mu(s)) | sample (z ~ q(z|s)). Acting always uses the mean."""
+    """What actor and critics are trained on: mean | sample. Acting always uses the mean."""
 
 
 @dataclass
 class WandbConfig:
     mode: WandbMode = WandbMode.online
-    """online | offline | disabled. Online falls back to offline when there is no API key or no network."""
+    """online | offline | disabled."""
     project: str = "sac-reparam"
     entity: str | None = None
     group: str | None = None
@@ -179,9 +189,7 @@ class TrainConfig:
     """Seeds trained together in one process, e.g. [0,1,2,3]: one run directory each, `seed<k>/` under this run's
     (sac/run/seeds.py); None trains `seed` alone."""
     seeds_mode: SeedsMode = SeedsMode.auto
-    """How `seeds` train: batched (one model with a seed axis, one process: what pays on a GPU) | processes (a
-    single run per seed, `threads` processes at a time: what pays on a CPU, docs/seeds.md) | auto (batched on
-    CUDA, processes on a CPU)."""
+    """How `seeds` train: auto | batched | processes."""
     total_steps: int = 1_000_000
     """Environment steps to train for."""
     device: str = "auto"

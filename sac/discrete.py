@@ -60,9 +60,9 @@ class DiscreteSAC:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> int:
         """One action index for one observation (obs_dim,): sampled, or the greedy argmax_a pi(a|s)."""
-        return int(self.policy(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic)[0])
+        return int(self.actions(torch.as_tensor(obs, device=self.device).unsqueeze(0), deterministic)[0])
 
-    def policy(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+    def actions(self, obs: Tensor, deterministic: bool = False) -> Tensor:
         """Action indices for observations (B, obs_dim) -> (B,): sampled, or the greedy ones."""
         dist = self.actor(obs)
         return dist.mode() if deterministic else dist.sample()

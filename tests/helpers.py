@@ -83,7 +83,7 @@ def run_entry_point(script: str, argv: list[str]) -> tuple[int, str, str]:
     import io
     import sys
 
-    from sac.analysis.report import build
+    from sac.analysis.report import compare
     from sac.config import ReinforceConfig, TrainConfig
     from sac.run import cli
     from sac.run.evaluate import evaluate_checkpoint
@@ -94,7 +94,7 @@ def run_entry_point(script: str, argv: list[str]) -> tuple[int, str, str]:
         "train_sac": cli.training_job(TrainConfig, train_sac),
         "train_reinforce": cli.training_job(ReinforceConfig, train_reinforce),
         "evaluate": evaluate_checkpoint,
-        "compare_estimators": build,
+        "compare_estimators": compare,
     }
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

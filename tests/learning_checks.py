@@ -3,11 +3,12 @@
 Floating-point results differ between CPUs (BLAS kernels, vector widths, thread counts) and training
 amplifies the difference within a few thousand updates, so on another machine a check's run is another
 draw from the distribution its seeds sample, not the number it gave here. Each check is therefore a
-function from a seed to its statistics, measured over many seeds (`benchmarks/learning_checks.py`, figures in
+function from a seed to its statistics, measured over many seeds (`calibrate_learning_checks.py`, figures in
 `benchmarks/measured/learning_checks/`), and passes when at least `need` of its `seeds` are within bounds,
 with bounds and `need` chosen from that distribution so that correct code fails with probability below 1%.
 
-`tests/test_learning.py` runs them; the benchmark imports this module, so both run exactly the same code.
+`tests/test_learning.py` runs them, and `calibrate_learning_checks.py` beside it measures them: both run exactly the
+same code.
 Each run gets one torch thread in a process of its own, `run_seeds` runs them side by side on the cores.
 """
 

@@ -3,7 +3,7 @@ when enough of its seeds learn.
 
 A check's outcome is a random draw on any machine other than the one that measured it (see learning_checks.py):
 its bounds and seed count come from its distribution over 24 seeds, stated in docs/testing.md and
-`benchmarks/measured/learning_checks/` (`python benchmarks/learning_checks.py` measures it again).
+`benchmarks/measured/learning_checks/` (`python tests/calibrate_learning_checks.py` measures it again).
 """
 
 import pytest

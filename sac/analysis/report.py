@@ -17,7 +17,7 @@ from sac.run.logger import why_offline
 from sac.run.options import to_object, validate_compare
 
 
-def build(cfg: DictConfig) -> Path:
+def compare(cfg: DictConfig) -> Path:
     """Hydra entry point of scripts/compare_estimators.py. Returns the report directory."""
     c = to_object(cfg, CompareConfig)
     validate_compare(c)

@@ -13,15 +13,15 @@ from sac.run.schedule import due
 
 Action = np.ndarray | int
 """A continuous action (act_dim,) in [-1, 1], or the index of a discrete one."""
-Policy = Callable[[np.ndarray], Action]
-"""One observation (obs_dim,) -> one action."""
+ActFn = Callable[[np.ndarray], Action]
+"""How a rollout acts: one observation (obs_dim,) -> one action."""
 
 # Training evaluates on start states seeded from seed + EVAL_SEED_OFFSET, away from the training seeds.
 EVAL_SEED_OFFSET = 1_000_000
 
 
 def run_episodes(
-    env: gym.Env, policy: Policy, episodes: int, seed: int, videos: list[Path] | None = None
+    env: gym.Env, act: ActFn, episodes: int, seed: int, videos: list[Path] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run `episodes` episodes; episode i starts from `reset(seed=seed + i)`.
 
@@ -48,7 +48,7 @@ def run_episodes(
                 frame = env.render()  # (H, W, 3) in rgb_array mode
                 assert isinstance(frame, np.ndarray)
                 writer.append_data(frame)
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
             returns[i] += float(reward)
             lengths[i] += 1
             done = terminated or truncated
@@ -57,9 +57,9 @@ def run_episodes(
     return returns, lengths
 
 
-def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int) -> dict[str, float]:
+def evaluate(env: gym.Env, act: ActFn, episodes: int, seed: int) -> dict[str, float]:
     """`run_episodes` summarised as the `eval/...` metrics both training loops log."""
-    returns, lengths = run_episodes(env, policy, episodes, seed)
+    returns, lengths = run_episodes(env, act, episodes, seed)
     return {
         "eval/return_mean": float(returns.mean()),
         "eval/return_std": float(returns.std()),
@@ -67,11 +67,11 @@ def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int) -> dict[str
     }
 
 
-def record_video(env_cfg: EnvSpec, policy: Policy, seed: int, path: Path) -> int:
+def record_video(env_cfg: EnvSpec, act: ActFn, seed: int, path: Path) -> int:
     """Film one evaluation episode (the first of an evaluation) to `path`; returns its length."""
     env = make_env(env_cfg, seed=seed, render_mode="rgb_array")
     try:
-        _, lengths = run_episodes(env, policy, 1, seed, videos=[path])
+        _, lengths = run_episodes(env, act, 1, seed, videos=[path])
     finally:
         env.close()  # explicitly: interpreter-exit teardown of a GL context is noisy
     return int(lengths[0])
@@ -90,15 +90,15 @@ class Evaluator:
     def due(self, before: int, step: int) -> bool:
         return due(self.every, before, step) or step >= self.total_steps
 
-    def evaluate(self, policy: Policy) -> dict[str, float]:
-        return evaluate(self.env, policy, self.episodes, self.seed)
+    def evaluate(self, act: ActFn) -> dict[str, float]:
+        return evaluate(self.env, act, self.episodes, self.seed)
 
     def films(self, step: int) -> bool:
         """The evaluation at `step` is one to film."""
         return bool(self.video_every) and (step // self.every) % self.video_every == 0
 
-    def film(self, policy: Policy, path: Path) -> None:
-        record_video(self.env_cfg, policy, self.seed, path)
+    def film(self, act: ActFn, path: Path) -> None:
+        record_video(self.env_cfg, act, self.seed, path)
 
     def close(self) -> None:
         self.env.close()

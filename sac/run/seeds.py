@@ -24,7 +24,7 @@ target. With cudagraphs=true the whole batched update is one CUDA graph (speed.C
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from sac.config import TrainConfig
 from sac.run.checkpoint import CheckpointError, checkpoint_step
 from sac.run.options import as_dict
 from sac.run.replay import ReplayBuffer, allocate
+from sac.run.rollout import ActFn
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.session import SeedBatch, Session
 from sac.run.train import Agent
@@ -64,7 +65,7 @@ class _Parts(nn.Module):
         if kind == "actor":
             return actor_and_temperature_loss(agent, args[0])
         obs, deterministic = args
-        return agent.policy(obs, deterministic)
+        return agent.actions(obs, deterministic)
 
 
 class SeedAxis:
@@ -280,7 +281,7 @@ class SeedLearner:
     def export(self, k: int) -> Agent:
         return self.axis.export(k)
 
-    def policy(self, k: int) -> Callable[[np.ndarray], Any]:
+    def act_fn(self, k: int) -> ActFn:
         return lambda obs: self.axis.act_seed(k, obs)
 
     def resumed(self, metrics: list[dict[str, Tensor]]) -> None:

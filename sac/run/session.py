@@ -28,7 +28,7 @@ from sac.run import provenance
 from sac.run.checkpointer import Checkpointer, Snapshot, check_finite
 from sac.run.logger import Logger
 from sac.run.options import as_dict
-from sac.run.rollout import Evaluator, Policy
+from sac.run.rollout import ActFn, Evaluator
 from sac.run.rundir import Identity, RunDir
 from sac.run.signals import StopRequests
 
@@ -112,21 +112,21 @@ class Session:
         check_finite(self.run, step, {k: v for k, v in logged.items() if k.startswith(GUARDED)})
         return logged
 
-    def evaluate(self, before: int, step: int, policy: Policy) -> None:
+    def evaluate(self, before: int, step: int, act: ActFn) -> None:
         """Evaluate deterministically when due (and at the last step); film every `video_every`-th evaluation."""
         if not self.evaluator.due(before, step):
             return
-        self.eval_metrics = self.evaluator.evaluate(policy)
+        self.eval_metrics = self.evaluator.evaluate(act)
         self.logger.log(step, self.eval_metrics)
         if self.evaluator.films(step):
             path = self.run.video(step)
-            self.evaluator.film(policy, path)
+            self.evaluator.film(act, path)
             self.logger.log_video(step, "eval/video", path)
 
-    def after_step(self, before: int, step: int, policy: Policy, snapshot: Callable[[], Snapshot]) -> bool:
+    def after_step(self, before: int, step: int, act: ActFn, snapshot: Callable[[], Snapshot]) -> bool:
         """The periodic work every loop does after its steps from `before` to `step`: evaluate and checkpoint when
         due; on a stop request, checkpoint now and say how to continue. True when the loop must stop."""
-        self.evaluate(before, step, policy)
+        self.evaluate(before, step, act)
         self.checkpointer.save(before, step, snapshot)
         if not self.stop.requested:
             return False

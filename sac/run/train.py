@@ -29,7 +29,7 @@ from sac.run.checkpointer import Snapshot
 from sac.run.options import validate_action_space
 from sac.run.registry import build, sac_identity
 from sac.run.replay import ReplayBuffer
-from sac.run.rollout import Action, Policy
+from sac.run.rollout import ActFn, Action
 from sac.run.rundir import Identity
 from sac.run.schedule import due
 from sac.run.session import Session, Throughput, rng_state, set_rng_state
@@ -69,8 +69,8 @@ class Learner(Protocol):
         """Seed k's single agent holding its current weights and optimiser state."""
         ...
 
-    def policy(self, k: int) -> Policy:
-        """Seed k's deterministic policy, for evaluation."""
+    def act_fn(self, k: int) -> ActFn:
+        """How seed k acts when evaluated: deterministically."""
         ...
 
     def resumed(self, metrics: list[dict[str, Tensor]]) -> None:
@@ -104,7 +104,7 @@ class SingleSeed:
     def export(self, k: int) -> Agent:
         return self.agents[0]
 
-    def policy(self, k: int) -> Policy:
+    def act_fn(self, k: int) -> ActFn:
         agent = self.agents[0]
         return lambda obs: agent.act(obs, deterministic=True)
 
@@ -199,12 +199,13 @@ def periodic(
     def take(k: int) -> Callable[[], Snapshot]:
         return lambda: snapshot(c, learner, k, envs[k], state)
 
-    stop = [session.after_step(before, state.step, learner.policy(k), take(k)) for k, session in enumerate(sessions)]
-    saved = [session.saved for session in sessions]
-    if sessions[0].batch is not None and all(p is not None and p.name == f"step_{state.step:09d}" for p in saved):
-        for path in saved:  # every seed of the batch has saved this step: the older buffers are not needed
-            assert path is not None
-            drop_older_replays(path)
+    stop = [session.after_step(before, state.step, learner.act_fn(k), take(k)) for k, session in enumerate(sessions)]
+    if sessions[0].batch is not None:
+        saved = [session.saved for session in sessions]
+        if all(p is not None and p.name == f"step_{state.step:09d}" for p in saved):
+            for path in saved:  # every seed of the batch has saved this step: the older buffers are not needed
+                assert path is not None
+                drop_older_replays(path)
     return any(stop)
 
 

@@ -52,7 +52,7 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
         if session.resumed is not None:
             restore_reinforce(session, agent, envs, device)
 
-        def policy(obs: np.ndarray) -> np.ndarray:
+        def act(obs: np.ndarray) -> np.ndarray:
             return np.clip(agent.act(obs[None], deterministic=True)[0], -1.0, 1.0)
 
         def snapshot() -> Snapshot:
@@ -68,7 +68,7 @@ def train(c: ReinforceConfig, run_dir: Path, resume: bool = False) -> dict[str, 
                 metrics = agent.update(*(torch.as_tensor(np.concatenate(x), dtype=torch.float32, device=device)
                                          for x in zip(*episodes, strict=True)))  # fmt: skip
                 session.log(step, {**metrics, "perf/steps_per_sec": throughput.rate(step)})
-                if session.after_step(before, step, policy, snapshot):
+                if session.after_step(before, step, act, snapshot):
                     return session.eval_metrics
             return session.finish()
     finally:

@@ -1,11 +1,11 @@
 """The distribution each learning check samples from, measured over many seeds, and the check's failure rate under it.
 
-    python benchmarks/learning_checks.py                                   # every check, seeds 0-23
-    python benchmarks/learning_checks.py --checks sac-pendulum-beta --seeds 24 25 26 --jobs 1
-    python benchmarks/learning_checks.py --table                           # the table of docs/testing.md
+    python tests/calibrate_learning_checks.py                                   # every check, seeds 0-23
+    python tests/calibrate_learning_checks.py --checks sac-pendulum-beta --seeds 24 25 26 --jobs 1
+    python tests/calibrate_learning_checks.py --table                           # the table of docs/testing.md
 
-The checks are `tests/learning_checks.py`'s, run by the same code the tests run (one torch thread per run, in a
-process of its own). Seeds already in `OUT/<check>.json` are not run again, so a measurement can grow over
+The checks are `learning_checks.py`'s (beside this file), run by the same code the tests run (one torch thread per
+run, in a process of its own). Seeds already in `OUT/<check>.json` are not run again, so a measurement can grow over
 sessions; the file also records the CPU each seed ran on. For each check it prints and writes:
 - each statistic's mean, std, min and max over the measured seeds, and how many seeds fail the per-seed bounds;
 - the check's own statistic, the `need`-th best value over `len(seeds)` seeds (for 2 of 3, the median), with its
@@ -31,8 +31,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from learning_checks import CHECKS, Check, one_thread
 
 
@@ -136,7 +134,7 @@ def main() -> None:
     files = {name: args.out / f"{name}.json" for name in args.checks}
     saved = {name: json.loads(f.read_text()) if f.exists() else {} for name, f in files.items()}
     known = {name: saved[name].get("per_seed", {}) for name in args.checks}
-    command = "python benchmarks/learning_checks.py " + " ".join(sys.argv[1:])
+    command = "python tests/calibrate_learning_checks.py " + " ".join(sys.argv[1:])
     commands = {name: [*[c for c in saved[name].get("commands", []) if c != command], command] for name in args.checks}
     # Seed by seed across the checks: a measurement stopped early leaves every check with about as many seeds.
     jobs = [(name, s) for s in args.seeds for name in args.checks if str(s) not in known[name]]
