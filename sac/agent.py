@@ -11,11 +11,11 @@ from torch import Tensor, nn
 
 from sac.batch import Batch
 from sac.beta import BetaPolicy
-from sac.config import ActorEstimator, AgentConfig, EncoderConfig, PolicyName
-from sac.distributions import TanhGaussian
+from sac.config import ActorEstimator, AgentConfig, EncoderConfig
 from sac.encoders import StateEncoder
 from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target
-from sac.networks import Actor, CriticEnsemble
+from sac.mixture import TanhGaussianMixture
+from sac.networks import Actor, CriticEnsemble, Distribution
 from sac.parts import SoftTarget, Temperature
 from sac.speed import CudaGraphUpdate, adam, compile_losses
 
@@ -42,8 +42,9 @@ class SAC:
         self.device = device
         self.encoder = StateEncoder(obs_dim, encoder or EncoderConfig()).to(device)
         feature_dim = self.encoder.out_dim
-        beta_policy = cfg.policy == PolicyName.beta
-        self.actor = Actor(feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max, beta_policy)
+        self.actor = Actor(
+            feature_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max, cfg.policy, cfg.mixture.components
+        )
         self.actor = self.actor.to(device)
         self.critic = CriticEnsemble(feature_dim, act_dim, cfg.hidden_sizes, cfg.num_critics).to(device)
         self.critic_target = SoftTarget(self.critic, cfg.tau)
@@ -94,21 +95,23 @@ class SAC:
         dist = self.actor(features)
         loss, logp = self.actor_objective(dist, features, self.cfg.actor_estimator)
         metrics = {"train/actor_loss": loss, "train/entropy": -logp.mean()}
-        if isinstance(dist, TanhGaussian):
-            metrics["train/log_std"] = dist.log_std.mean()
-        else:
+        if isinstance(dist, BetaPolicy):
             metrics["train/concentration"] = (dist.concentration1 + dist.concentration0).mean()
+        else:
+            metrics["train/log_std"] = dist.log_std.mean()
+        if isinstance(dist, TanhGaussianMixture):  # how many components the policy uses: log K down to 0
+            metrics["train/component_entropy"] = dist.component_entropy().mean()
         return loss, logp, metrics
 
     def actor_objective(
-        self, dist: TanhGaussian | BetaPolicy, obs: Tensor, estimator: ActorEstimator, samples: int | None = None
+        self, dist: Distribution, obs: Tensor, estimator: ActorEstimator, samples: int | None = None
     ) -> tuple[Tensor, Tensor]:
         """A loss whose gradient in the actor's parameters estimates grad J_pi. -> (loss, logp)
 
         `obs` are the features the actor and critics see (the state, or its latent with an encoder).
         reparam: reparameterised samples, differentiated through a: pathwise for the tanh-Gaussian
-        (a = tanh(mu + std * eps)), implicit for the Beta policy; logp (B,), or (K, B) when `samples`
-        (default agent.reparam_samples) K > 1 averages K of them per state.
+        (a = tanh(mu + std * eps)), implicit for the Beta, truncated-normal and mixture policies; logp (B,), or
+        (K, B) when `samples` (default agent.reparam_samples) K > 1 averages K of them per state.
         score: K (default agent.score_samples) actions per state sampled without gradient, differentiated
         through log pi only; logp (K, B).
         Both estimate the gradient of the same objective; the critics' weights get no gradient either way,

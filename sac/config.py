@@ -51,6 +51,11 @@ class PolicyName(str, Enum):
     """a = tanh(u), u ~ N(mu, std^2): sac/distributions.py."""
     beta = "beta"
     """a = 2x - 1, x ~ Beta(concentration1, concentration0), implicitly reparameterised: sac/beta.py."""
+    truncated_normal = "truncated_normal"
+    """a ~ N(mu, std^2) truncated to [-1, 1], implicitly reparameterised: sac/truncated_normal.py."""
+    gaussian_mixture = "gaussian_mixture"
+    """a = tanh(u), u ~ a mixture of `mixture.components` Gaussians, reparameterised through the whole mixture:
+    sac/mixture.py."""
 
 
 class EncoderName(str, Enum):
@@ -100,6 +105,14 @@ class DiscreteConfig:
 
 
 @dataclass
+class MixtureConfig:
+    """The Gaussian-mixture policy's options (`agent.policy=gaussian_mixture`): `agent.mixture.*`."""
+
+    components: int = 4
+    """K, the Gaussians per state."""
+
+
+@dataclass
 class AgentConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     """Hidden layer widths of the actor and of each critic."""
@@ -121,10 +134,12 @@ class AgentConfig:
     """Target policy entropy; None means -act_dim (the papers' heuristic), or for discrete actions
     discrete.target_entropy_fraction * log|A|."""
     policy: PolicyName = PolicyName.tanh_gaussian
-    """The actor's distribution: tanh_gaussian (pathwise gradient) | beta (implicit pathwise gradient)."""
+    """The actor's distribution: tanh_gaussian (pathwise gradient) | beta | truncated_normal | gaussian_mixture
+    (the last three implicitly reparameterised)."""
     log_std_min: float = -5.0
     log_std_max: float = 2.0
-    """Bounds of the tanh-Gaussian's log-std (unused by the Beta policy)."""
+    """Bounds of the log-std of the tanh-Gaussian, the truncated normal and each mixture component."""
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
     actor_estimator: ActorEstimator = ActorEstimator.reparam
     """Actor gradient estimator: reparam (pathwise, through rsample) | score (log-derivative, see losses.py)."""
     score_samples: int = 8

@@ -13,7 +13,13 @@ from torch.nn import functional as F
 
 from sac.beta import BetaPolicy
 from sac.categorical import Categorical
+from sac.config import PolicyName
 from sac.distributions import TanhGaussian
+from sac.mixture import TanhGaussianMixture
+from sac.truncated_normal import TruncatedNormal
+
+Distribution = TanhGaussian | BetaPolicy | TruncatedNormal | TanhGaussianMixture
+"""What an Actor returns: rsample, rsample_n, score_samples, mode (sac/distributions.py's interface)."""
 
 
 def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential:
@@ -27,8 +33,9 @@ def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential
 
 
 class Actor(nn.Module):
-    """obs (B, obs_dim) -> a distribution over actions in [-1, 1]^act_dim: TanhGaussian(mu, log_std), or
-    with `beta` BetaPolicy(alpha, beta) with concentrations 1 + softplus(.) (Chou et al. 2017)."""
+    """obs (B, obs_dim) -> a distribution over actions in [-1, 1]^act_dim, by `policy`: TanhGaussian(mu, log_std),
+    BetaPolicy(c1, c0) with concentrations 1 + softplus(.) (Chou et al. 2017), TruncatedNormal(mu, log_std), or
+    TanhGaussianMixture(logits, mu, log_std) of `components` Gaussians."""
 
     def __init__(
         self,
@@ -37,22 +44,35 @@ class Actor(nn.Module):
         hidden_sizes: Sequence[int],
         log_std_min: float = -5.0,
         log_std_max: float = 2.0,
-        beta_policy: bool = False,
+        policy: PolicyName = PolicyName.tanh_gaussian,
+        components: int = 1,
     ) -> None:
         super().__init__()
-        self.net = mlp(obs_dim, hidden_sizes, 2 * act_dim)
-        self.beta_policy = beta_policy
+        self.policy, self.act_dim = PolicyName(policy), act_dim
+        self.components = components if self.policy == PolicyName.gaussian_mixture else 1
+        # Per component a weight's logit (a mixture only), act_dim means (or c1) and act_dim log-stds (or c0).
+        logits = self.components if self.policy == PolicyName.gaussian_mixture else 0
+        self.net = mlp(obs_dim, hidden_sizes, logits + 2 * self.components * act_dim)
         self.log_std_min = log_std_min
         self.log_std_max = log_std_max
 
-    def forward(self, obs: Tensor) -> TanhGaussian | BetaPolicy:
-        if self.beta_policy:
-            raw_c1, raw_c0 = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
+    def forward(self, obs: Tensor) -> Distribution:
+        out = self.net(obs)
+        if self.policy == PolicyName.beta:
+            raw_c1, raw_c0 = out.chunk(2, dim=-1)  # (B, act_dim) each
             return BetaPolicy(1.0 + F.softplus(raw_c1), 1.0 + F.softplus(raw_c0))
-        mu, raw_log_std = self.net(obs).chunk(2, dim=-1)  # (B, act_dim) each
-        # A smooth squash into [min, max] keeps a gradient at the bounds, unlike a clamp.
-        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw_log_std) + 1.0)
-        return TanhGaussian(mu, log_std)
+        if self.policy == PolicyName.gaussian_mixture:
+            logits, params = out.split([self.components, 2 * self.components * self.act_dim], dim=-1)
+            mu, raw_log_std = params.unflatten(-1, (self.components, 2 * self.act_dim)).chunk(2, dim=-1)
+            return TanhGaussianMixture(logits, mu, self.squash_log_std(raw_log_std))  # (B, K), (B, K, act_dim)
+        mu, raw_log_std = out.chunk(2, dim=-1)  # (B, act_dim) each
+        if self.policy == PolicyName.truncated_normal:
+            return TruncatedNormal(mu, self.squash_log_std(raw_log_std))
+        return TanhGaussian(mu, self.squash_log_std(raw_log_std))
+
+    def squash_log_std(self, raw: Tensor) -> Tensor:
+        """A smooth squash into [log_std_min, log_std_max]: it keeps a gradient at the bounds, unlike a clamp."""
+        return self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw) + 1.0)
 
 
 class CategoricalActor(nn.Module):

@@ -85,6 +85,12 @@ ESTIMATORS: dict[tuple[str, str], str] = {
     ("beta", "reparam"): "Beta implicit pathwise",
     ("beta", "reparam_k"): "Beta implicit pathwise, K samples",
     ("beta", "score"): "Beta score function",
+    ("truncated_normal", "reparam"): "truncated-normal implicit pathwise",
+    ("truncated_normal", "reparam_k"): "truncated-normal implicit pathwise, K samples",
+    ("truncated_normal", "score"): "truncated-normal score function",
+    ("gaussian_mixture", "reparam"): "Gaussian-mixture transform pathwise",
+    ("gaussian_mixture", "reparam_k"): "Gaussian-mixture transform pathwise, K samples",
+    ("gaussian_mixture", "score"): "Gaussian-mixture score function",
     ("categorical", "exact"): "categorical exact sum",
     ("categorical", "score"): "categorical score function",
     ("categorical", "gumbel"): "Gumbel-softmax",
@@ -118,7 +124,7 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
     """
     rows = []
     for env in sorted({r.env_id for r in runs}):
-        for policy in ("tanh_gaussian", "beta", "categorical"):
+        for policy in dict.fromkeys(p for p, _ in ESTIMATORS):
             family = [r for r in runs if r.env_id == env and r.identity.policy == policy]
             diagnosed = [rec for r in family for rec in r.records if any(k.startswith("grad/") for k in rec)]
             for (p, estimator), name in ESTIMATORS.items():

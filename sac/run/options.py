@@ -27,6 +27,7 @@ from sac.config import (
     EnvConfig,
     EvaluateConfig,
     Latent,
+    MixtureConfig,
     PolicyName,
     ReinforceConfig,
     SeedsMode,
@@ -220,6 +221,7 @@ def validate_train(c: TrainConfig) -> None:
         )
     if a.discrete.samples < 2:
         raise UserError(f"agent.discrete.samples={a.discrete.samples} is invalid: it must be >= 2")
+    _mixture(a)
     _in_unit_interval({"agent.discrete.target_entropy_fraction": a.discrete.target_entropy_fraction})
     _positive({"agent.discrete.gumbel_temperature": a.discrete.gumbel_temperature})
     _choice("agent.actor_estimator", a.actor_estimator, ActorEstimator)
@@ -239,6 +241,17 @@ def validate_train(c: TrainConfig) -> None:
     _env(c.env)
 
 
+def _mixture(a: AgentConfig) -> None:
+    components = a.mixture.components
+    if components < 1:
+        raise UserError(f"agent.mixture.components={components} is invalid: it must be >= 1")
+    if components != MixtureConfig().components and a.policy != PolicyName.gaussian_mixture:
+        policy = PolicyName(a.policy).value
+        raise UserError(
+            f"agent.mixture.components={components} is for agent.policy=gaussian_mixture, not agent.policy={policy}"
+        )
+
+
 def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None:
     """Options that apply to one kind of action space only, once the env shows which kind it has:
     each must keep its default on the other kind."""
@@ -248,6 +261,7 @@ def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None
             "agent.policy": (a.policy, defaults.policy),
             "agent.actor_estimator": (a.actor_estimator, defaults.actor_estimator),
             "agent.reparam_samples": (a.reparam_samples, defaults.reparam_samples),
+            "agent.mixture.components": (a.mixture.components, defaults.mixture.components),
             "encoder": (c.encoder.name, EncoderName.none),
             "compile": (c.compile, False),
             "cudagraphs": (c.cudagraphs, False),

@@ -26,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from sac.config import UserError
+from sac.config import ActorEstimator, PolicyName, UserError
 from sac.run.options import upgrade_saved_config
 
 METRICS = "metrics.jsonl"
@@ -46,7 +46,8 @@ class Identity:
     """What a run trains, as data: stored field by field in run.json and in checkpoint metadata; `label` is derived
     from it for display (W&B job types, report legends).
 
-    algorithm: sac | sac-discrete | reinforce; policy: tanh_gaussian | beta | categorical | gaussian;
+    algorithm: sac | sac-discrete | reinforce; policy: tanh_gaussian | beta | truncated_normal | gaussian_mixture
+    | categorical | gaussian;
     estimator: the actor's gradient estimator (reparam | score | exact | gumbel | straight_through).
     """
 
@@ -56,12 +57,15 @@ class Identity:
 
     @property
     def label(self) -> str:
-        """sac-reparam | sac-score | sac-beta-reparam | sac-beta-score | sac-discrete-<estimator> | reinforce."""
+        """sac-<estimator> (tanh-Gaussian) | sac-<policy>-<estimator> (sac-beta-score, sac-truncated-normal-reparam,
+        ...) | sac-discrete-<estimator> | reinforce."""
         if self.algorithm == "reinforce":
             return "reinforce"
         if self.algorithm == "sac-discrete":
             return f"sac-discrete-{self.estimator}"
-        return f"sac-{self.estimator}" if self.policy == "tanh_gaussian" else f"sac-{self.policy}-{self.estimator}"
+        if self.policy == "tanh_gaussian":
+            return f"sac-{self.estimator}"
+        return f"sac-{self.policy.replace('_', '-')}-{self.estimator}"
 
     def fields(self) -> dict[str, str]:
         return {"algorithm": self.algorithm, "policy": self.policy, "estimator": self.estimator}
@@ -79,7 +83,7 @@ class Identity:
 
 
 IDENTITIES = (
-    *(Identity("sac", p, e) for p in ("tanh_gaussian", "beta") for e in ("reparam", "score")),
+    *(Identity("sac", p.value, e.value) for p in PolicyName for e in ActorEstimator),
     *(Identity("sac-discrete", "categorical", e) for e in ("exact", "score", "gumbel", "straight_through")),
     Identity("reinforce", "gaussian", "score"),
 )
