@@ -4,8 +4,9 @@
     python benchmarks/estimator_lab.py --envs CartPole --seeds 0 1 --scale 0.2   # a quick look
     python benchmarks/estimator_lab.py --report-only                    # redraw from the finished runs
 
-Per env it trains SAC once per estimator and seed: on a continuous env the tanh-Gaussian and the Beta policy, each
-with the pathwise (`reparam`) and the score-function actor gradient; on a discrete env the exact, score,
+Per env it trains SAC once per estimator and seed: on a continuous env the tanh-Gaussian, Beta, truncated-normal and
+Gaussian-mixture policies (`--policies` picks), each with its pathwise (`reparam`) and the score-function actor
+gradient; on a discrete env the exact, score,
 Gumbel-softmax and straight-through gradients. Every run logs diagnostics (`grad/...`), which measure all of its
 policy's estimators on the same replay batch. Each run is a process of its own with one torch thread, `--jobs` at
 a time (joblib), in `--runs-dir/<env>/<algorithm>_seed<seed>`; a finished run is not run again. Then
@@ -28,27 +29,27 @@ from sac.run.rundir import RunDir, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# env -> (env steps per run, env steps between diagnostics), sized so that the default lab (36 runs of the
-# package's default SAC, 256x256) takes about an hour on two cores; --scale multiplies both. These are
+# env -> (env steps per run, env steps between diagnostics), sized so that the lab of the first two policies (36
+# runs of the package's default SAC, 256x256) took 40 minutes on two cores; --scale multiplies both. These are
 # early-training budgets: the bias and variance columns are the point, the returns are where learning stands.
 BUDGETS = {"Pendulum": (6_000, 1_000), "CartPole": (8_000, 2_000), "Hopper": (6_000, 1_500)}
-CONTINUOUS = [
-    ["agent.policy=tanh_gaussian", "agent.actor_estimator=reparam"],
-    ["agent.policy=tanh_gaussian", "agent.actor_estimator=score"],
-    ["agent.policy=beta", "agent.actor_estimator=reparam"],
-    ["agent.policy=beta", "agent.actor_estimator=score"],
-]
+POLICIES = ["tanh_gaussian", "beta", "truncated_normal", "gaussian_mixture"]
+CONTINUOUS = [[f"agent.policy={p}", f"agent.actor_estimator={e}"] for p in POLICIES for e in ("reparam", "score")]
 DISCRETE = [[f"agent.discrete.estimator={e}"] for e in ("exact", "score", "gumbel", "straight_through")]
 DISCRETE_ENVS = {"CartPole", "Acrobot", "LunarLander"}
 
 
-def plan(envs: list[str], seeds: list[int], scale: float, runs_dir: Path) -> list[tuple[Path, list[str]]]:
-    """(run directory, train_sac.py overrides) for every env, estimator and seed."""
+def plan(
+    envs: list[str], seeds: list[int], scale: float, runs_dir: Path, policies: list[str] = POLICIES
+) -> list[tuple[Path, list[str]]]:
+    """(run directory, train_sac.py overrides) for every env, estimator and seed; continuous envs' runs for
+    `policies` only."""
     runs = []
     for env in envs:
         steps, every = BUDGETS.get(env, (15_000, 2_500))
         steps, every = max(int(steps * scale), 2_000), max(int(every * scale), 500)
-        for variant in DISCRETE if env in DISCRETE_ENVS else CONTINUOUS:
+        continuous = [v for v in CONTINUOUS if v[0].removeprefix("agent.policy=") in policies]
+        for variant in DISCRETE if env in DISCRETE_ENVS else continuous:
             name = "_".join(v.split("=")[1] for v in variant)
             for seed in seeds:
                 overrides = [
@@ -87,13 +88,14 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=list(BUDGETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every env's step budget")
+    parser.add_argument("--policies", nargs="+", default=POLICIES, choices=POLICIES, help="continuous envs' policies")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one torch thread each")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "outputs" / "estimator_lab")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "measured" / "estimator_lab")
     parser.add_argument("--report-only", action="store_true", help="only build the report from finished runs")
     args = parser.parse_args()
 
-    runs = plan(args.envs, args.seeds, args.scale, args.runs_dir)
+    runs = plan(args.envs, args.seeds, args.scale, args.runs_dir, args.policies)
     start = time.perf_counter()
     if not args.report_only:
         print(f"{len(runs)} runs, {args.jobs} at a time, in {args.runs_dir}")

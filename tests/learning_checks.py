@@ -50,12 +50,12 @@ def pendulum_sac(policy: str, estimator: str, seed: int) -> Statistics:
     return {"eval_return": final["eval/return_mean"]}
 
 
-def pendulum_sac_batched(batch: int) -> Statistics:
-    """`pendulum_sac("tanh_gaussian", "reparam", .)` for seeds 3b, 3b + 1, 3b + 2 trained as one batch in one process
+def pendulum_sac_batched(batch: int, policy: str = "tanh_gaussian") -> Statistics:
+    """`pendulum_sac(policy, "reparam", .)` for seeds 3b, 3b + 1, 3b + 2 trained as one batch in one process
     (`seeds=[...]`, sac/run/seeds.py): each seed's final greedy eval return and their median. Batches 0-7 are the
     24 seeds the single-seed check was measured on."""
     seeds = [3 * batch, 3 * batch + 1, 3 * batch + 2]
-    final = train_pendulum(seeds=seeds, seeds_mode="batched")
+    final = train_pendulum(policy=policy, seeds=seeds, seeds_mode="batched")
     returns = {f"eval_return_seed{s}": final[f"seed{s}/eval/return_mean"] for s in seeds}
     return {"median_eval_return": sorted(returns.values())[1], **returns}
 
@@ -195,6 +195,20 @@ CHECKS: dict[str, Check] = {
     "sac-pendulum-seeds-batched": Check(pendulum_sac_batched, {"median_eval_return": (">=", -400.0)}, (0,), 1),
     "sac-pendulum-beta": Check(
         functools.partial(pendulum_sac, "beta", "reparam"), {"eval_return": (">=", -400.0)}, (0, 1, 2), 2
+    ),
+    # The truncated normal and the Gaussian mixture: three seeds as one batch each (the single runs cost twice a
+    # batched seed on a CPU, and the batch is their vmap path in training).
+    "sac-pendulum-truncated-normal": Check(
+        functools.partial(pendulum_sac_batched, policy="truncated_normal"),
+        {"median_eval_return": (">=", -400.0)},
+        (0,),
+        1,
+    ),
+    "sac-pendulum-gaussian-mixture": Check(
+        functools.partial(pendulum_sac_batched, policy="gaussian_mixture"),
+        {"median_eval_return": (">=", -400.0)},
+        (0,),
+        1,
     ),
     "reinforce-inverted-pendulum": Check(
         reinforce_inverted_pendulum, {"best_eval_return": (">=", 500.0)}, (0, 1, 2), 2

@@ -3,6 +3,7 @@ import torch
 from helpers import ACT_DIM, OBS_DIM, random_batch
 
 from sac.agent import SAC
+from sac.batch import Batch
 from sac.config import AgentConfig
 from sac.losses import temperature_loss
 
@@ -90,3 +91,25 @@ def test_score_estimator_leaves_critics_untouched() -> None:
     loss.backward()
     assert all(p.grad is None for p in agent.critic.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+
+
+POLICY_METRICS = {"tanh_gaussian": "train/log_std", "beta": "train/concentration",
+                  "truncated_normal": "train/log_std", "gaussian_mixture": "train/component_entropy"}  # fmt: skip
+
+
+@pytest.mark.parametrize("estimator", ["reparam", "score"])
+@pytest.mark.parametrize("policy", POLICY_METRICS)
+def test_every_policy_sends_actor_gradients_to_the_actor_only_and_updates(policy: str, estimator: str) -> None:
+    torch.manual_seed(0)
+    cfg = AgentConfig(hidden_sizes=[32], policy=policy, actor_estimator=estimator)  # type: ignore[arg-type]
+    agent = SAC(5, 3, cfg, torch.device("cpu"))
+    obs = torch.randn(16, 5)
+    loss, _, metrics = agent.actor_loss(obs)
+    loss.backward()
+    assert all(p.grad is None for p in agent.critic.parameters()) and agent.temperature.log_alpha.grad is None
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+    assert POLICY_METRICS[policy] in metrics
+    batch = Batch(obs, torch.rand(16, 3) * 2 - 1, torch.randn(16), torch.randn(16, 5), torch.zeros(16))
+    assert all(torch.isfinite(v) for v in agent.update(batch).values())
+    action = agent.act(obs[0].numpy(), deterministic=True)
+    assert action.shape == (3,) and (abs(action) <= 1).all()

@@ -1,5 +1,6 @@
 """The Beta policy: log-probs against torch.distributions, the implicit reparameterisation gradient against
-the Beta CDF, its Monte-Carlo mean against the closed form, finiteness, and the agent wired to it."""
+the Beta CDF, its Monte-Carlo mean against the closed form and finiteness (the agent wired to it:
+tests/test_agent.py)."""
 
 import math
 
@@ -8,10 +9,7 @@ import torch
 from torch.distributions import AffineTransform, Beta, TransformedDistribution
 
 from sac import beta as beta_module
-from sac.agent import SAC
-from sac.batch import Batch
 from sac.beta import EPS, BetaPolicy
-from sac.config import AgentConfig
 
 
 def test_log_prob_matches_torch_beta_through_the_affine_map_including_near_the_bounds() -> None:
@@ -120,18 +118,3 @@ def test_gradients_are_finite_for_concentrations_from_1_to_1e4(concentration: fl
 def test_deterministic_action_is_the_mean() -> None:
     alpha, beta = torch.tensor([[2.0, 5.0]]), torch.tensor([[6.0, 1.0]])
     torch.testing.assert_close(BetaPolicy(alpha, beta).mode(), 2 * alpha / (alpha + beta) - 1)
-
-
-@pytest.mark.parametrize("estimator", ["reparam", "score"])
-def test_beta_sac_actor_gradients_reach_the_actor_only_and_the_update_runs(estimator: str) -> None:
-    torch.manual_seed(0)
-    agent = SAC(5, 3, AgentConfig(hidden_sizes=[32], policy="beta", actor_estimator=estimator), torch.device("cpu"))
-    obs = torch.randn(16, 5)
-    loss, _, metrics = agent.actor_loss(obs)
-    loss.backward()
-    assert all(p.grad is None for p in agent.critic.parameters()) and agent.temperature.log_alpha.grad is None
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
-    assert "train/concentration" in metrics
-    batch = Batch(obs, torch.rand(16, 3) * 2 - 1, torch.randn(16), torch.randn(16, 5), torch.zeros(16))
-    assert all(torch.isfinite(v) for v in agent.update(batch).values())
-    assert agent.act(obs[0].numpy(), deterministic=True).shape == (3,)

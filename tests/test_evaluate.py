@@ -148,9 +148,11 @@ def test_video_has_one_frame_per_step(runs: dict[str, Path], tmp_path: Path, alg
 
 
 @pytest.mark.slow  # a training run of its own: the fast suite keeps the four policies above
-def test_evaluation_and_video_of_a_beta_policy(tmp_path: Path) -> None:
-    """The Beta policy's checkpoint acts with its mean, as training's evaluation did, and films its episodes."""
-    run("train_sac", "env=Pendulum", "agent.policy=beta", "seed=5", "total_steps=400", "learning_starts=200",
+@pytest.mark.parametrize("policy", ["beta", "truncated_normal", "gaussian_mixture"])
+def test_evaluation_and_video_of_an_implicitly_reparameterised_policy(tmp_path: Path, policy: str) -> None:
+    """The checkpoint acts deterministically as training's evaluation did (the Beta's mean, the truncated normal's
+    clamped mu, the heaviest component's mean), and films its episodes."""
+    run("train_sac", "env=Pendulum", f"agent.policy={policy}", "seed=5", "total_steps=400", "learning_starts=200",
         "eval_every=400", "eval_episodes=2", "agent.hidden_sizes=[32,32]", "wandb.mode=disabled",
         f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
     out = tmp_path / "eval.json"
@@ -158,7 +160,7 @@ def test_evaluation_and_video_of_a_beta_policy(tmp_path: Path) -> None:
     run("evaluate", f"checkpoint={checkpoint}", "episodes=2", "video=true", f"output={out}",
         f"hydra.run.dir={tmp_path / 'eval'}")  # fmt: skip
     summary = json.loads(out.read_text())
-    assert summary["algorithm"] == "sac-beta-reparam"
+    assert summary["algorithm"] == f"sac-{policy.replace('_', '-')}-reparam"
     assert summary["return_mean"] == pytest.approx(logged_eval(tmp_path / "run"), rel=1e-9)
     for episode in summary["episodes"]:
         with imageio.get_reader(episode["video"]) as reader:

@@ -68,6 +68,8 @@ SETTINGS = {
     "tanh-score": dict(actor_estimator=ActorEstimator.score, score_samples=4),
     "tanh-reparam-k2": dict(reparam_samples=2),
     "beta": dict(policy=PolicyName.beta),
+    "truncated-normal": dict(policy=PolicyName.truncated_normal),
+    "gaussian-mixture": dict(policy=PolicyName.gaussian_mixture),
     "discrete-exact": DiscreteEstimator.exact,
     "discrete-gumbel": DiscreteEstimator.gumbel,
     "discrete-score": DiscreteEstimator.score,

@@ -160,6 +160,6 @@ def test_vmap_batches_the_sampler_with_different_noise_per_seed() -> None:
 
 
 def test_newton_inverse_of_log_phi_past_float64s_range() -> None:
-    log_p = torch.tensor([-650.0, -701.0, -5_000.0, -1e6], dtype=torch.float64)
+    log_p = torch.tensor([-650.0, -701.0, -5_000.0, -1e6, -2.5e7, -1e9], dtype=torch.float64)
     z = tn.log_ndtri(log_p)
     torch.testing.assert_close(log_ndtr(z), log_p, rtol=1e-13, atol=0.0)
