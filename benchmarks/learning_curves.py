@@ -4,6 +4,7 @@
     python benchmarks/learning_curves.py --libs sb3 --jobs 1      # only SB3's runs (e.g. while you work)
     python benchmarks/learning_curves.py --libs none              # only redraw from the finished runs
     python benchmarks/learning_curves.py --libs ours ours-beta    # the Beta policy next to the tanh-Gaussian
+    python benchmarks/learning_curves.py --libs ours-truncated-normal ours-gaussian-mixture --envs Hopper
     python benchmarks/learning_curves.py --envs Hopper --seeds 0 1 2 3 4 --learning-starts 10000 --eval-episodes 10
                                                                   # the RL Zoo's protocol, as issue 12 states it
 
@@ -29,8 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-LIBS = {"ours": "this package", "ours-beta": "this package, Beta policy", "sb3": "Stable-Baselines3"}
-POLICIES = {"ours": "tanh_gaussian", "ours-beta": "beta"}  # this package's libraries: agent.policy of each
+# This package's libraries: agent.policy of each.
+POLICIES = {"ours": "tanh_gaussian", "ours-beta": "beta", "ours-truncated-normal": "truncated_normal",
+            "ours-gaussian-mixture": "gaussian_mixture"}  # fmt: skip
+LIBS = {
+    "ours": "this package",
+    "ours-beta": "this package, Beta policy",
+    "ours-truncated-normal": "this package, truncated-normal policy",
+    "ours-gaussian-mixture": "this package, Gaussian-mixture policy",
+    "sb3": "Stable-Baselines3",
+}
 # Shared by both libraries; the rest is each library's SAC default (auto entropy, target entropy -act_dim).
 SETTINGS = {"learning_rate": 3e-4, "batch_size": 256, "tau": 0.005, "gamma": 0.99, "hidden": [256, 256]}
 

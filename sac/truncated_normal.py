@@ -95,41 +95,45 @@ def log_mass(mu: Tensor, std: Tensor) -> Tensor:
     """log Z = log(Phi(beta) - Phi(alpha)), the log of N(mu, std^2)'s mass in [-1, 1]; elementwise.
 
     Z is symmetric in mu, so it is taken at |mu|, where [-1, 1] lies left of the mean and both Phis are held in log
-    space: log Phi(beta) + log(1 - Phi(alpha) / Phi(beta))."""
+    space: log Phi(beta) + log(1 - Phi(alpha) / Phi(beta)) (the last term to an absolute 1e-16 wherever
+    Phi(alpha) / Phi(beta) is below that, all that log Z needs)."""
     m = mu.abs()
-    log_a, log_b = log_ndtr((-1.0 - m) / std), log_ndtr((1.0 - m) / std)
-    return log_b + log1mexp(log_a - log_b)
+    log_a, log_b = log_ndtr_left((-1.0 - m) / std), log_ndtr((1.0 - m) / std)
+    return log_b + torch.log(-torch.expm1(log_a - log_b))
 
 
 def log_ndtr(x: Tensor) -> Tensor:
     """log Phi(x), accurate in both tails, as torch.special.log_ndtr computes it; written through erfcx, which
-    torch.func.vmap batches (it has no batching rule for log_ndtr). Left: Phi(x) = erfcx(-x / sqrt 2) e^(-x^2/2) / 2;
-    right: log1p(-Phi(-x)). Each side sees its own half-line only, so neither overflows nor turns a gradient NaN."""
-    left, right = x.clamp(max=0.0), x.clamp(min=0.0)
-    log_left = torch.log(0.5 * erfcx(-left * _SQRT_HALF)) - 0.5 * left.pow(2)
-    log_right = torch.log1p(-0.5 * erfc(right * _SQRT_HALF))
-    return torch.where(x < 0, log_left, log_right)
+    torch.func.vmap batches (it has no batching rule for log_ndtr). Left: `log_ndtr_left`; right:
+    log1p(-Phi(-x)). Each side sees its own half-line only, so neither overflows nor turns a gradient NaN."""
+    log_right = torch.log1p(-0.5 * erfc(x.clamp(min=0.0) * _SQRT_HALF))
+    return torch.where(x < 0, log_ndtr_left(x.clamp(max=0.0)), log_right)
 
 
-def log1mexp(d: Tensor) -> Tensor:
-    """log(1 - exp(d)) for d < 0, accurate on both sides of -log 2 (Maechler 2012)."""
-    return torch.where(d > -math.log(2.0), torch.log(-torch.expm1(d)), torch.log1p(-torch.exp(d)))
+def log_ndtr_left(x: Tensor) -> Tensor:
+    """log Phi(x) for x <= 0: Phi(x) = erfcx(-x / sqrt 2) e^(-x^2/2) / 2, finite however far left."""
+    return torch.log(0.5 * erfcx(-x * _SQRT_HALF)) - 0.5 * x.pow(2)
 
 
 def sample(mu: Tensor, std: Tensor, v: Tensor) -> Tensor:
     """x = F^-1(v; mu, std) for v (..., B, d) in [0, 1) (float64), exact in both tails; no gradient. -> mu's dtype."""
+    return sample64(mu, std, v).to(mu.dtype)
+
+
+def sample64(mu: Tensor, std: Tensor, v: Tensor) -> Tensor:
+    """`sample` in float64, the precision its implicit gradient is taken at."""
     with torch.no_grad():
         mu64, std64 = mu.double(), std.double()
         flip = mu64 < 0  # negate so that [-1, 1] lies left of the mean
-        m = torch.where(flip, -mu64, mu64)
+        m = mu64.abs()
         alpha, beta = (-1.0 - m) / std64, (1.0 - m) / std64
-        log_a, log_b = log_ndtr(alpha), log_ndtr(beta)
+        log_a, log_b = log_ndtr_left(alpha), log_ndtr(beta)
         # In the flipped frame the draw is 1 - v, so that F(x) = v holds in the original one.
         u = torch.where(flip, 1.0 - v, v)
         log_p = log_b + torch.log(u + (1.0 - u) * torch.exp(log_a - log_b))
         z = log_ndtri(log_p).clamp(torch.broadcast_to(alpha, log_p.shape), torch.broadcast_to(beta, log_p.shape))
         x = (m + std64 * z).clamp(-1.0, 1.0)
-        return torch.where(flip, -x, x).to(mu.dtype)
+        return torch.where(flip, -x, x)
 
 
 def log_ndtri(log_p: Tensor) -> Tensor:
@@ -141,7 +145,7 @@ def log_ndtri(log_p: Tensor) -> Tensor:
     # there, and Newton doubles the digits per step.
     z = -torch.sqrt(-2.0 * deep - torch.log(-2.0 * deep) - 2.0 * _LOG_SQRT_2PI)
     for _ in range(_NEWTON_STEPS):
-        log_cdf = log_ndtr(z)
+        log_cdf = log_ndtr_left(z)
         z = z - (log_cdf - deep) * torch.exp(log_cdf + 0.5 * z.pow(2) + _LOG_SQRT_2PI)
     return torch.where(log_p < _NDTRI_FLOOR, z, direct)
 
@@ -159,7 +163,7 @@ def implicit_gradients(x: Tensor, mu: Tensor, std: Tensor, v: Tensor) -> tuple[T
 
 def implicit_sample(mu: Tensor, std: Tensor, v: Tensor) -> Tensor:
     """The sample F^-1(v; mu, std) (..., B, d), carrying the implicit gradient to mu and std (B, d)."""
-    x = sample(mu, std, v)
-    with torch.no_grad():
+    x = sample64(mu, std, v)
+    with torch.no_grad():  # at the float64 sample: a float32 one would move z by 1e-7 / std
         dx_dmu, dx_dstd = (g.to(mu.dtype) for g in implicit_gradients(x, mu, std, v))
-    return x + dx_dmu * (mu - mu.detach()) + dx_dstd * (std - std.detach())
+    return x.to(mu.dtype) + dx_dmu * (mu - mu.detach()) + dx_dstd * (std - std.detach())
