@@ -165,9 +165,10 @@ def test_looped_and_vectorised_gradient_samples_agree() -> None:
     )
 
 
-def test_diagnostics_run_on_the_beta_policy() -> None:
+@pytest.mark.parametrize("policy", ["beta", "truncated_normal", "gaussian_mixture"])
+def test_diagnostics_run_on_the_implicitly_reparameterised_policies(policy: str) -> None:
     torch.manual_seed(0)
-    agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16], policy="beta"), torch.device("cpu"))
+    agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16], policy=policy), torch.device("cpu"))  # type: ignore[arg-type]
     metrics = actor_gradient_diagnostics(agent, torch.randn(8, 4), samples=4, reference_samples=8, seed=0)
     assert len(metrics) == 33 and all(torch.isfinite(v) for v in metrics.values())  # 3 estimators x 11 statistics
     assert 0 < float(metrics["grad/reparam/cosine"]) <= 1

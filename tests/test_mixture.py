@@ -69,7 +69,9 @@ def inverse_transform(v: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, l
     return u
 
 
-@pytest.mark.parametrize(("k", "d", "seed"), [(2, 1, 0), (3, 2, 1), (4, 3, 2)])
+@pytest.mark.parametrize(
+    ("k", "d", "seed"), [(2, 1, 0), (3, 2, 1), pytest.param(4, 3, 2, marks=pytest.mark.slow)]
+)  # the bisection is a Python loop: the 3-D case costs 10 s
 def test_gradcheck_against_the_transform_inverted_by_bisection(k: int, d: int, seed: int) -> None:
     logits, mu, log_std = (t.requires_grad_(True) for t in parameters(k, d, seed))
     v = torch.rand(d, generator=torch.Generator().manual_seed(seed + 10), dtype=F64) * 0.9 + 0.05
