@@ -6,14 +6,13 @@ alpha = (-1 - mu) / std, beta = (1 - mu) / std and Z = Phi(beta) - Phi(alpha) (t
     log pi(x|s) = sum_i [log phi(z_i) - log std_i - log Z_i],
     H = sum_i [log(sqrt(2 pi e) std_i Z_i) + (alpha_i phi(alpha_i) - beta_i phi(beta_i)) / (2 Z_i)].
 
-**Sampling** is the inverse CDF, x = mu + std * Phi^-1(Phi(alpha) + v Z) with v ~ U(0, 1), done in float64 and in
-log space on the side of the interval nearer the mean's far tail: the interval [-1, 1] is symmetric, so negating mu
-and x puts it on the left of the mean (mu >= 0), where Phi is small but held to full relative precision by
-log Phi (`log_ndtr`). There log Phi(alpha + ...) = log Phi(beta) + log(v + (1 - v) Phi(alpha) /
-Phi(beta)), and Phi^-1 is taken of its exponential, or past float64's range (log p < -700, the interval more than 37
-stds from the mean) by Newton's method on log Phi. So the sample stays exact where [-1, 1] lies far in a tail of
-N(mu, std^2) (mu = 3, std = 0.1: the interval 20 to 40 stds away), where Phi(alpha) + v Z rounds to 0 or 1 and
-plain inverse-CDF sampling returns a bound or NaN.
+**Sampling** is the inverse CDF, x = mu + std * Phi^-1(p) with p = Phi(alpha) + v Z and v ~ U(0, 1), done in
+float64 and in log space. The interval [-1, 1] is symmetric, so negating mu and x (where mu < 0) puts it left of the
+mean, where Phi is small but held to full relative precision by log Phi (`log_ndtr`): there
+log p = log Phi(beta) + log(v + (1 - v) Phi(alpha) / Phi(beta)), and Phi^-1 is taken of exp(log p), or past
+float64's range (log p < -700, the interval more than 37 stds from the mean) by Newton's method on log Phi. So the
+sample stays exact where [-1, 1] lies far in a tail of N(mu, std^2) (mu = 3, std = 0.1: the interval 20 to 40 stds
+away), where p rounds to 0 and plain inverse-CDF sampling returns -inf, a bound once clamped.
 
 **The gradient** is implicit (Figurnov, Mohamed & Mnih 2018): x solves F(x; mu, std) = v, so
 dx/dtheta = -(dF(x; theta)/dtheta) / p(x; theta), which in closed form is
