@@ -94,7 +94,11 @@ CASES = [
     ("train_sac", "wandb.mode=sometimes", "Invalid value 'sometimes', expected one of [online, offline, disabled]"),
     ("train_sac", "agent.actor_estimator=magic", "Invalid value 'magic', expected one of [reparam, score]"),
     ("train_sac", "encoder.latent=median", "Invalid value 'median', expected one of [mean, sample]"),
-    ("train_sac", "agent.policy=gauss", "Invalid value 'gauss', expected one of [tanh_gaussian, beta]"),
+    (
+        "train_sac",
+        "agent.policy=gauss",
+        "Invalid value 'gauss', expected one of [tanh_gaussian, beta, truncated_normal, gaussian_mixture]",
+    ),
     ("train_sac", "agent.tau=0", "agent.tau=0.0 is invalid: it must be in (0, 1]"),
     ("train_sac", "utd_ratio=0", "utd_ratio=0.0 is invalid: it must be > 0"),
     ("train_sac", "seed=-1", "seed=-1 is invalid: it must be an integer from 0 to 2147483647"),
