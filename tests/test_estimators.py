@@ -101,29 +101,11 @@ def test_both_actor_estimators_are_unbiased_for_the_same_gradient() -> None:
     assert score.var(0).sum() > pathwise.var(0).sum()  # and the pathwise one has the lower variance here
 
 
-def test_beta_implicit_pathwise_and_score_estimate_the_same_gradient() -> None:
-    # The Beta policy's implicit reparameterisation gradient is unbiased too: it agrees with the score
-    # function's estimate within their sampling noise, at a lower variance.
-    torch.manual_seed(0)
-    agent = SAC(4, 2, AgentConfig(hidden_sizes=[16, 16], score_samples=4, policy="beta"), torch.device("cpu"))
-    obs = torch.randn(32, 4)
-    params = {k: v.detach() for k, v in agent.actor.named_parameters()}
-
-    def loss(estimator: str):
-        return lambda p: agent.actor_objective(torch.func.functional_call(agent.actor, p, (obs,)), obs, estimator)[0]
-
-    n = 500  # looped (vmap cannot batch the Beta sampler), so fewer than for the Gaussian
-    implicit = gradient_samples(loss("reparam"), params, n, vectorize=False)
-    score = gradient_samples(loss("score"), params, n, vectorize=False)
-    expected = (implicit.var(0).sum() + score.var(0).sum()) / n
-    assert (implicit.mean(0) - score.mean(0)).pow(2).sum() < 1.5 * expected
-    assert score.var(0).sum() > implicit.var(0).sum()
-
-
-@pytest.mark.parametrize("policy", ["truncated_normal", "gaussian_mixture"])
-def test_implicit_pathwise_and_score_estimate_the_same_gradient_on_the_new_policies(policy: str) -> None:
-    # The truncated normal's implicit gradient and the mixture's distributional-transform gradient (weights included)
-    # agree with the score function's estimate on the live actor and critics, vectorised (vmap batches them).
+@pytest.mark.parametrize("policy", ["beta", "truncated_normal", "gaussian_mixture"])
+def test_implicit_pathwise_and_score_estimate_the_same_gradient(policy: str) -> None:
+    # The Beta's and the truncated normal's implicit gradients and the mixture's distributional-transform gradient
+    # (weights included) are unbiased: each agrees with the score function's estimate on the live actor and critics
+    # within their sampling noise, at a lower variance.
     torch.manual_seed(0)
     cfg = AgentConfig(hidden_sizes=[16, 16], score_samples=4, policy=policy)  # type: ignore[arg-type]
     agent = SAC(4, 2, cfg, torch.device("cpu"))
@@ -133,8 +115,12 @@ def test_implicit_pathwise_and_score_estimate_the_same_gradient_on_the_new_polic
     def loss(estimator: str):
         return lambda p: agent.actor_objective(torch.func.functional_call(agent.actor, p, (obs,)), obs, estimator)[0]
 
-    n = 2000
-    implicit, score = gradient_samples(loss("reparam"), params, n), gradient_samples(loss("score"), params, n)
+    # vmap cannot batch the Beta's gamma sampler, so its estimates are looped and fewer. The check's power comes from
+    # the number of parameters, over which the squared gap is summed, more than from n.
+    vectorize = policy != "beta"
+    n = 2000 if vectorize else 500
+    implicit = gradient_samples(loss("reparam"), params, n, vectorize=vectorize)
+    score = gradient_samples(loss("score"), params, n, vectorize=vectorize)
     expected = (implicit.var(0).sum() + score.var(0).sum()) / n
     assert (implicit.mean(0) - score.mean(0)).pow(2).sum() < 1.5 * expected
     assert score.var(0).sum() > implicit.var(0).sum()
@@ -194,7 +180,7 @@ def test_diagnostics_leave_agent_and_rng_untouched() -> None:
 
 def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
     def run(every: int, name: str) -> tuple[list[dict], bytes]:
-        c = small_config(total_steps=600, learning_starts=200, log_every=100, eval_every=300, checkpoint_every=600)
+        c = small_config(total_steps=400, learning_starts=200, log_every=100, eval_every=200, checkpoint_every=400)
         c.diagnostics = DiagnosticsConfig(grad_variance_every=every, samples=8, reference_samples=32)
         train(c, tmp_path / name)
         records = RunDir(tmp_path / name).records()
@@ -204,7 +190,7 @@ def test_training_is_bit_identical_with_diagnostics_on_or_off(tmp_path) -> None:
     off_records, off_weights = run(0, "off")
     on_records, on_weights = run(200, "on")
     diagnostics = [r for r in on_records if any(k.startswith("grad/") for k in r)]
-    assert [r["step"] for r in diagnostics] == [200, 400, 600]
+    assert [r["step"] for r in diagnostics] == [200, 400]
     assert all(math.isfinite(v) for r in diagnostics for k, v in r.items() if k.startswith("grad/"))
 
     def strip(records: list[dict]) -> list[dict]:
