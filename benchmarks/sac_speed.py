@@ -1,6 +1,7 @@
 """Training throughput of this package's SAC, Stable-Baselines3's and SBX's (JAX), side by side in one run.
 
     python benchmarks/sac_speed.py                       # HalfCheetah-v5: 1000 random + 200 warm-up + 3000 timed
+                                                         # (fp32, and bf16 where the CPU has AVX512-BF16 or AMX)
     python benchmarks/sac_speed.py --env Hopper --steps 5000 --threads 1
     python benchmarks/sac_speed.py --encoder vae          # also SAC on a VAE latent (encoder=vae)
     python benchmarks/sac_speed.py --profile              # and where an update's time goes (torch.profiler)
@@ -38,7 +39,9 @@ import torch
 from envs import env_id
 from envs.make import make_env
 from sac.agent import SAC
-from sac.config import AgentConfig, EncoderConfig, EnvConfig, SeedsMode, TrainConfig, WandbConfig
+from sac.config import AgentConfig, EncoderConfig, EnvConfig, Precision, SeedsMode, TrainConfig, WandbConfig
+from sac.run import provenance
+from sac.run.device import BF16_UNITS, bf16_units
 from sac.run.replay import ReplayBuffer
 from sac.run.rundir import RunDir
 from sac.run.train_sac import train
@@ -54,6 +57,7 @@ def ours(
     cudagraphs: bool = False,
     update_warmup: int = 0,
     seeds: int = 0,
+    precision: str = "fp32",
 ) -> float:
     """Steps/s of `sac.run.train_sac.train` over `steps` steps, each with one update, timed between two log events:
     after `warmup` random-action steps and then `update_warmup` steps with updates (compile, CUDA-graph
@@ -69,6 +73,7 @@ def ours(
             device=device,
             compile=compile,
             cudagraphs=cudagraphs,
+            precision=Precision(precision),
             total_steps=start + steps,
             learning_starts=warmup,
             buffer_size=start + steps,
@@ -324,8 +329,17 @@ def main() -> None:
         return
 
     print(f"{env_id(args.env)}, {args.steps} timed steps after {args.warmup} warm-up, {args.threads} torch threads")
+    cpu = provenance.cpu()
+    print(f"CPU: {cpu['model']}; flags: {', '.join(cpu['flags'])}; ATen: {torch.backends.cpu.get_cpu_capability()}")
     ours_rate = ours(args.env, args.warmup, args.steps, device=args.device, update_warmup=args.update_warmup)
     results = {f"this package ({args.device})": ours_rate}
+    bf16_name = "this package, precision=bf16"
+    if bf16_units(torch.device(args.device)):
+        results[bf16_name] = ours(
+            args.env, args.warmup, args.steps, device=args.device, update_warmup=args.update_warmup, precision="bf16"
+        )
+    else:
+        print(f"  bf16: not timed, this device lacks bf16 units ({' or '.join(BF16_UNITS)}) and would emulate them")
     if args.encoder == "vae":
         results["this package, encoder=vae"] = ours(
             args.env, args.warmup, args.steps, encoder="vae", device=args.device
@@ -357,6 +371,8 @@ def main() -> None:
     for peer_name, label in ((sb3_name, "SB3"), (sbx_name, "SBX")):
         if peer_name in results:
             print(f"  {f'ratio (this package / {label})':<32} {ours_rate / results[peer_name]:8.2f}x")
+            if bf16_name in results:
+                print(f"  {f'ratio (bf16 / {label})':<32} {results[bf16_name] / results[peer_name]:8.2f}x")
     if args.encoder == "vae":
         print(f"  {'ratio (encoder=vae / none)':<32} {results['this package, encoder=vae'] / ours_rate:8.2f}x")
     replay_bytes()

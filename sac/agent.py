@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -17,15 +18,15 @@ from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target
 from sac.mixture import TanhGaussianMixture
 from sac.networks import Actor, CriticEnsemble, Distribution
 from sac.parts import SoftTarget, Temperature
-from sac.speed import CudaGraphUpdate, adam, compile_losses
+from sac.speed import CudaGraphUpdate, adam, autocast, compile_losses
 
 
 class SAC:
     """Soft Actor-Critic with twin (ensemble) critics, Polyak targets and learned temperature.
 
     `update` returns its metrics as detached device tensors: nothing in it syncs with the host,
-    so the caller decides when (and whether) to pay for moving them. `compile` and `cudagraphs`
-    (GPU, encoder none) are the speed switches of `speed.py`; they change how, not what, it computes.
+    so the caller decides when (and whether) to pay for moving them. `compile`, `cudagraphs` (GPU, encoder none)
+    and `bf16` (the hidden layers' matmuls in the updates) are the speed switches of `speed.py`.
     """
 
     def __init__(
@@ -37,9 +38,11 @@ class SAC:
         encoder: EncoderConfig | None = None,
         compile: bool = False,
         cudagraphs: bool = False,
+        bf16: bool = False,
     ) -> None:
         self.cfg = cfg
         self.device = device
+        self.bf16 = bf16
         self.encoder = StateEncoder(obs_dim, encoder or EncoderConfig()).to(device)
         feature_dim = self.encoder.out_dim
         self.actor = Actor(
@@ -144,7 +147,7 @@ class SAC:
         vae = self.encoder.vae
         if vae is not None:
             vae.normalizer.update(batch.obs)
-        metrics = sac_step(self, batch)
+        metrics = sac_step(self, batch, autocast(self.device, self.bf16))
         if self.vae_optim is not None and vae is not None and self.updates % self.encoder.cfg.update_every == 0:
             loss_vae, vae_metrics = vae.loss(batch.obs, self.encoder.cfg.kl_weight)
             gradient_step(self.vae_optim, loss_vae)
@@ -214,25 +217,32 @@ def update_step(
     batch: Batch,
     log_alpha: Tensor,
     update_targets: Callable[[], None],
+    amp: contextlib.AbstractContextManager[Any] | None = None,
 ) -> dict[str, Tensor]:
     """SAC's gradient step (Haarnoja et al. 2018, Algorithm 1): the critics on the soft Bellman residual, then the
     actor and the temperature on the sum of their losses (they touch disjoint parameters, each detaching the
     other's, so one backward and one optimizer step serve both), then the Polyak step of the target critics.
     `critic_loss(batch)` and `actor_loss(obs)` are one agent's, or a batch of seeds' vectorised and summed over
-    seeds (sac/run/seeds.py); returns their metrics and alpha (after its step)."""
-    loss_q, metrics = critic_loss(batch)
+    seeds (sac/run/seeds.py); returns their metrics and alpha (after its step). The losses are computed under `amp`
+    (speed.autocast: bf16 hidden layers), the backward passes and the steps outside it."""
+    amp = amp or contextlib.nullcontext()
+    with amp:
+        loss_q, metrics = critic_loss(batch)
     gradient_step(critic_optim, loss_q)
-    loss_pi, actor_metrics = actor_loss(batch.obs)
+    with amp:
+        loss_pi, actor_metrics = actor_loss(batch.obs)
     gradient_step(actor_optim, loss_pi)
     update_targets()
     return metrics | actor_metrics | {"train/alpha": log_alpha.exp()}
 
 
-def sac_step(agent: SoftActorCritic, batch: Batch) -> dict[str, Tensor]:
+def sac_step(
+    agent: SoftActorCritic, batch: Batch, amp: contextlib.AbstractContextManager[Any] | None = None
+) -> dict[str, Tensor]:
     """One agent's `update_step`, continuous or discrete."""
     return update_step(
         agent.critic_loss, lambda obs: actor_and_temperature_loss(agent, obs), agent.critic_optim, agent.actor_optim,
-        batch, agent.temperature.log_alpha, agent.critic_target.update,
+        batch, agent.temperature.log_alpha, agent.critic_target.update, amp,
     )  # fmt: skip
 
 

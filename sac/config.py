@@ -81,6 +81,17 @@ class SeedsMode(str, Enum):
     """A single run per seed, `threads` processes at a time: what pays on a CPU (docs/seeds.md)."""
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    """bf16 where the device has bf16 units and bf16 training has shown learning parity, else fp32
+    (sac/run/device.py: resolve_precision)."""
+    fp32 = "fp32"
+    """Every matmul in float32."""
+    bf16 = "bf16"
+    """The hidden layers' matmuls in bfloat16 (autocast) during updates; losses, heads, weights, Adam and the
+    replay buffer stay float32. Needs a GPU or a CPU with AVX512-BF16 or AMX units."""
+
+
 @dataclass
 class EnvConfig:
     name: str = MISSING
@@ -235,6 +246,8 @@ class TrainConfig:
     """torch.compile the critic and actor losses (forward and backward); meant for GPUs (benchmarks/)."""
     cudagraphs: bool = False
     """Capture the whole update in one CUDA graph and replay it (CUDA device, encoder=none)."""
+    precision: Precision = Precision.auto
+    """The updates' matmul precision: auto | fp32 | bf16 (continuous actions)."""
 
 
 @dataclass

@@ -3,7 +3,7 @@ estimators of the actor's gradient. The losses live in `losses.py`, the samples 
 
 The same interface as `agent.SAC` (act, update, actor_objective, parameter_groups, state_dict), so the loop,
 checkpoints, diagnostics and evaluation need no branch of their own. The VAE encoder, the Beta policy and
-the compile/CUDA-graph switches are continuous-only (config.validate_action_space says so).
+the speed switches (compile, CUDA graphs, bf16) are continuous-only (options.validate_action_space says so).
 """
 
 from __future__ import annotations

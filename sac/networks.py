@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,16 @@ def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
+
+
+def fp32_head(head: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """head(x) in float32, also under bf16 autocast (precision=bf16): the output layer's rounding would land directly
+    in the means, log-stds and Q values, where a bf16 mantissa (8 bits) is too coarse for a TD target's small
+    differences, so only the hidden layers run in bf16 (speed.autocast)."""
+    if not torch.is_autocast_enabled(x.device.type):
+        return head(x)
+    with torch.autocast(x.device.type, enabled=False):
+        return head(x.float())
 
 
 class Actor(nn.Module):
@@ -57,7 +67,10 @@ class Actor(nn.Module):
         self.log_std_max = log_std_max
 
     def forward(self, obs: Tensor) -> Distribution:
-        out = self.net(obs)
+        *hidden, head = self.net
+        for layer in hidden:
+            obs = layer(obs)
+        out = fp32_head(head, obs)
         if self.policy == PolicyName.beta:
             raw_c1, raw_c0 = out.chunk(2, dim=-1)  # (B, act_dim) each
             return BetaPolicy(1.0 + F.softplus(raw_c1), 1.0 + F.softplus(raw_c0))
@@ -123,11 +136,10 @@ class CriticEnsemble(nn.Module):
     def _stack(self, inputs: Tensor, detach_params: bool) -> Tensor:
         """(B, in) -> (E, B, out)."""
         x = inputs.expand(self.num_critics, -1, -1)  # (E, B, in): a view, no copy
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            if detach_params:
-                w, b = w.detach(), b.detach()
-            x = torch.baddbmm(b, x, w)  # (E, B, out)
-            if i < last:
-                x = F.relu_(x)  # in place: baddbmm's backward does not need its output
-        return x
+        layers = list(zip(self.weights, self.biases, strict=True))
+        if detach_params:
+            layers = [(w.detach(), b.detach()) for w, b in layers]
+        *hidden, (w_out, b_out) = layers
+        for w, b in hidden:
+            x = F.relu_(torch.baddbmm(b, x, w))  # (E, B, width); in place: baddbmm's backward does not need its output
+        return fp32_head(lambda h: torch.baddbmm(b_out, h, w_out), x)  # (E, B, out)

@@ -1,13 +1,14 @@
-"""The speed switches of the SAC update, in one place: fused Adam, torch.compile, CUDA-graph capture.
+"""The speed switches of the SAC update, in one place: fused Adam, torch.compile, CUDA-graph capture, bf16 autocast.
 
-None of them changes what an update computes: the losses stay in `losses.py` and the agent calls them
-the same way. `compile=true` and `cudagraphs=true` are meant for a GPU; on a small CPU, compiling the
-losses was measured slower than eager (benchmarks/sac_speed.py --compile, figures in benchmarks/measured/),
-so the default is eager with fused Adam.
+None of them changes what an update computes: the losses stay in `losses.py` and the agent calls them the same
+way (bf16 changes the rounding of the hidden layers' matmuls, nothing else). `compile=true` and `cudagraphs=true`
+are meant for a GPU; on a small CPU, compiling the losses was measured slower than eager (benchmarks/sac_speed.py
+--compile, figures in benchmarks/measured/speed/), so the default is eager with fused Adam.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +27,14 @@ def adam(params: Iterable[Any], lr: float, capturable: bool = False) -> torch.op
     counters on the device so that the step can be recorded in a CUDA graph.
     """
     return torch.optim.Adam(params, lr=lr, fused=True, capturable=capturable)
+
+
+def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
+    """Where the losses are computed under it, the matmuls of the hidden layers run in bfloat16 (autocast casts
+    their inputs and, once per region, the weights); everything else stays float32: the networks run their output
+    layers in float32 (networks.fp32_head), the losses, the gradients of the float32 weights, Adam and the targets'
+    Polyak step happen outside it or in float32 (Micikevicius et al. 2018, "Mixed Precision Training")."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def compile_losses(fn: Callable[..., Any]) -> Callable[..., Any]:

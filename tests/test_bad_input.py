@@ -16,6 +16,7 @@ import pytest
 import torch
 from helpers import run_entry_point, small_config
 
+from sac.run import device as device_module
 from sac.run.train_sac import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +91,8 @@ CASES = [
     ("train_sac", "device=cuda", "device=cuda was asked for but no CUDA GPU is available"),
     ("train_sac", "cudagraphs=true device=cpu", "cudagraphs=true needs a CUDA device, not device=cpu (cpu)"),
     ("train_sac", "device=tpu", "device=tpu is invalid: allowed are auto, cpu, cuda, cuda:N"),
+    ("train_sac", "precision=bf16 device=cpu", "precision=bf16 needs a CPU with AVX512-BF16 or AMX"),
+    ("train_sac", "precision=fp16", "Invalid value 'fp16', expected one of [auto, fp32, bf16]"),
     ("train_sac", "agent.gamma=1.5", "agent.gamma=1.5 is invalid: it must be in (0, 1]"),
     ("train_sac", "wandb.mode=sometimes", "Invalid value 'sometimes', expected one of [online, offline, disabled]"),
     ("train_sac", "agent.actor_estimator=magic", "Invalid value 'magic', expected one of [reparam, score]"),
@@ -222,10 +225,11 @@ def check_message(code: int, stderr: str, message: str, paths: dict[str, Path]) 
 
 @pytest.mark.parametrize(("script", "arguments", "message"), CASES, ids=[f"{s}:{a}" for s, a, _ in CASES])
 def test_bad_input_gets_a_clear_message(
-    paths: dict[str, Path], tmp_path: Path, script: str, arguments: str, message: str
+    paths: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, arguments: str, message: str
 ) -> None:
     if arguments == "device=cuda" and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
+    monkeypatch.setattr(device_module, "bf16_units", lambda device: False)  # the CPU at hand may have them
     code, _, stderr = run_entry_point(script, argv_of(arguments, paths, tmp_path / "out"))
     check_message(code, stderr, message, paths)
 

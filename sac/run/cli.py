@@ -32,7 +32,9 @@ from sac.run.rundir import RunDir, Status, batch_status
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 # What a resumed run may change: the rest of its config is the one it was started with.
-RESUMABLE_OVERRIDES = ("resume", "total_steps", "device", "wandb.mode", "threads", "compile", "cudagraphs")
+RESUMABLE_OVERRIDES = (
+    "resume", "total_steps", "device", "wandb.mode", "threads", "compile", "cudagraphs", "precision"
+)  # fmt: skip
 
 
 def main(script: str, task: Callable[[DictConfig], Any]) -> None:

@@ -1,10 +1,20 @@
-"""Device resolution: a configured device name -> a device this machine has, or one line saying why not."""
+"""Device resolution: a configured device name -> a device this machine has, and a configured precision -> the
+precision its updates run in; or one line saying why not."""
 
 from __future__ import annotations
 
 import torch
 
-from sac.config import UserError
+from sac.config import Precision, UserError
+from sac.run import provenance
+
+BF16_UNITS = ("avx512_bf16", "amx_bf16")
+"""The CPU flags of native bf16 arithmetic. Without them bf16 matmuls are emulated, about 50x slower than fp32
+(benchmarks/measured/speed/README.md)."""
+
+BF16_PARITY = False
+"""Whether bf16 training has shown learning parity with fp32 (HalfCheetah-v5 and Hopper-v5, 3 seeds, 300k steps,
+benchmarks/measured/bf16_parity/): until it has, precision=auto stays in fp32 everywhere."""
 
 
 def resolve_device(name: str, needs_cuda: str | None = None) -> torch.device:
@@ -30,3 +40,29 @@ def resolve_device(name: str, needs_cuda: str | None = None) -> torch.device:
     if needs_cuda is not None and device.type != "cuda":
         raise UserError(f"{needs_cuda} needs a CUDA device, not device={name} ({device})")
     return device
+
+
+def bf16_units(device: torch.device) -> bool:
+    """Whether `device` does bf16 arithmetic natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return any(flag in provenance.cpu()["flags"] for flag in BF16_UNITS)
+
+
+def resolve_precision(name: Precision | str, device: torch.device) -> Precision:
+    """precision=auto | fp32 | bf16 on `device` -> fp32 or bf16, or UserError for bf16 where it would be emulated.
+
+    auto is bf16 only where the device has bf16 units and bf16 training has shown parity (BF16_PARITY)."""
+    precision = Precision(name)
+    if precision == Precision.auto:
+        return Precision.bf16 if BF16_PARITY and bf16_units(device) else Precision.fp32
+    if precision == Precision.bf16 and not bf16_units(device):
+        if device.type == "cuda":
+            raise UserError(f"precision=bf16 needs bf16 support, which {torch.cuda.get_device_name(device)} lacks")
+        cpu = provenance.cpu()
+        raise UserError(
+            f"precision=bf16 needs a CPU with AVX512-BF16 or AMX; this one ({cpu['model']}: "
+            f"{', '.join(cpu['flags']) or 'none of ' + ', '.join(provenance.CPU_FLAGS)}) would emulate it, "
+            "about 50x slower: use precision=fp32 or auto"
+        )
+    return precision

@@ -29,6 +29,7 @@ from sac.config import (
     Latent,
     MixtureConfig,
     PolicyName,
+    Precision,
     ReinforceConfig,
     SeedsMode,
     TrainConfig,
@@ -230,6 +231,7 @@ def validate_train(c: TrainConfig) -> None:
     _choice("encoder.name", e.name, EncoderName)
     _choice("encoder.latent", e.latent, Latent)
     _choice("seeds_mode", c.seeds_mode, SeedsMode)
+    _choice("precision", c.precision, Precision)
     _choice("wandb.mode", c.wandb.mode, WandbMode)
     _seed("seed", c.seed)
     if c.seeds is not None:
@@ -266,6 +268,8 @@ def validate_action_space(c: TrainConfig, env_name: str, discrete: bool) -> None
             "compile": (c.compile, False),
             "cudagraphs": (c.cudagraphs, False),
         }
+        if c.precision == Precision.bf16:  # fp32 and auto (which is fp32 here) are what discrete SAC runs
+            other["precision"] = (c.precision, Precision.auto)
         why = (
             f"is for continuous actions; env.name={env_name} has discrete ones "
             "(discrete SAC's options are agent.discrete.*)"

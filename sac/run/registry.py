@@ -31,17 +31,19 @@ from sac.run.rundir import Identity
 @dataclass(frozen=True)
 class Entry:
     """How to build one algorithm's agent: the dataclass of its `agent` config, and the builder
-    (obs_dim, act_dim, agent config, device, encoder config or None, compile, cudagraphs) -> agent."""
+    (obs_dim, act_dim, agent config, device, encoder config or None, compile, cudagraphs, bf16) -> agent."""
 
     agent_schema: type
-    build: Callable[[int, int, Any, torch.device, EncoderConfig | None, bool, bool], Any]
+    build: Callable[[int, int, Any, torch.device, EncoderConfig | None, bool, bool, bool], Any]
 
 
 REGISTRY: dict[str, Entry] = {
-    "sac": Entry(AgentConfig, lambda o, a, cfg, dev, enc, comp, graphs: SAC(o, a, cfg, dev, enc, comp, graphs)),
-    # The encoder and the speed switches are continuous-only: config.validate_action_space refuses them here.
-    "sac-discrete": Entry(AgentConfig, lambda o, a, cfg, dev, enc, comp, graphs: DiscreteSAC(o, a, cfg, dev)),
-    "reinforce": Entry(ReinforceAgentConfig, lambda o, a, cfg, dev, enc, comp, graphs: Reinforce(o, a, cfg, dev)),
+    "sac": Entry(
+        AgentConfig, lambda o, a, cfg, dev, enc, comp, graphs, bf16: SAC(o, a, cfg, dev, enc, comp, graphs, bf16)
+    ),
+    # The encoder and the speed switches are continuous-only: options.validate_action_space refuses them here.
+    "sac-discrete": Entry(AgentConfig, lambda o, a, cfg, dev, enc, comp, graphs, bf16: DiscreteSAC(o, a, cfg, dev)),
+    "reinforce": Entry(ReinforceAgentConfig, lambda o, a, cfg, dev, enc, comp, graphs, bf16: Reinforce(o, a, cfg, dev)),
 }
 
 
@@ -61,6 +63,7 @@ def build(
     encoder: EncoderConfig | None = None,
     compile: bool = False,
     cudagraphs: bool = False,
+    bf16: bool = False,
 ) -> Any:
     """The agent of `identity.algorithm`; act_dim is the number of actions for discrete SAC."""
-    return REGISTRY[identity.algorithm].build(obs_dim, act_dim, agent_cfg, device, encoder, compile, cudagraphs)
+    return REGISTRY[identity.algorithm].build(obs_dim, act_dim, agent_cfg, device, encoder, compile, cudagraphs, bf16)

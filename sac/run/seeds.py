@@ -43,7 +43,7 @@ from sac.run.rollout import ActFn
 from sac.run.rundir import RunDir, seed_dir
 from sac.run.session import SeedBatch, Session
 from sac.run.train import Agent
-from sac.speed import CudaGraphUpdate, adam, compile_losses
+from sac.speed import CudaGraphUpdate, adam, autocast, compile_losses
 
 
 class _Parts(nn.Module):
@@ -77,8 +77,11 @@ class SeedAxis:
     and returns its metrics as (S,) device tensors.
     """
 
-    def __init__(self, agents: list[Agent], compile: bool = False, cudagraphs: bool = False) -> None:
+    def __init__(
+        self, agents: list[Agent], compile: bool = False, cudagraphs: bool = False, bf16: bool = False
+    ) -> None:
         self.agents = agents
+        self.bf16 = bf16
         self.parts = _Parts(agents[0])
         self.tau = agents[0].cfg.tau
         names = {id(p): name for name, p in self.parts.named_parameters()}
@@ -139,7 +142,8 @@ class SeedAxis:
             return loss.sum(), metrics
 
         metrics = update_step(critic, actor, self.critic_optim, self.actor_optim, batch,
-                              self.params["temperature.log_alpha"], self._update_targets)  # fmt: skip
+                              self.params["temperature.log_alpha"], self._update_targets,
+                              autocast(self.agents[0].device, self.bf16))  # fmt: skip
         return {key: value.detach() for key, value in metrics.items()}
 
     @torch.no_grad()
@@ -249,8 +253,10 @@ class SeedLearner:
     """S seeds batched in one model, as the loop (train.py) drives them: `SeedAxis` updates, `SeedReplay` stores
     and samples. `agents` and `buffers` are the seeds' single agents and buffers, as their checkpoints hold them."""
 
-    def __init__(self, agents: list[Agent], replay: SeedReplay, compile: bool, cudagraphs: bool) -> None:
-        self.axis = SeedAxis(agents, compile, cudagraphs)
+    def __init__(
+        self, agents: list[Agent], replay: SeedReplay, compile: bool, cudagraphs: bool, bf16: bool = False
+    ) -> None:
+        self.axis = SeedAxis(agents, compile, cudagraphs, bf16)
         self.replay = replay
         self.agents, self.buffers = agents, replay.buffers
         self.device = agents[0].device

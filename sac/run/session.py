@@ -91,7 +91,8 @@ class Session:
             self.run, self.meta["config"], c.wandb, c.total_steps, identity.label, resumed, previous_id, label, position
         )
         self.run.write_info(**identity.fields(), wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False)
-        self.run.add_segment(self.start_step, provenance.record())
+        precision = {"precision": self.meta["precision"]} if "precision" in self.meta else {}  # SAC runs: resolved
+        self.run.add_segment(self.start_step, provenance.record() | precision)
         self.evaluator = Evaluator(c.env, c.seed, c.eval_episodes, c.eval_every, c.video_every, c.total_steps)
         self.stop.__enter__()
         return self

@@ -124,13 +124,13 @@ class LoopState:
 
 
 def build_agent(
-    c: TrainConfig, obs_dim: int, act_dim: int, discrete: bool, device: torch.device
+    c: TrainConfig, obs_dim: int, act_dim: int, discrete: bool, device: torch.device, bf16: bool = False
 ) -> tuple[Agent, Identity, int]:
     """The agent for the env's action space (through the registry), its identity, and the columns a replay row
-    stores for an action: act_dim for a Box, one index for Discrete(act_dim)."""
+    stores for an action: act_dim for a Box, one index for Discrete(act_dim). `bf16`: the resolved precision."""
     validate_action_space(c, c.env.name, discrete)
     identity = sac_identity(c, discrete)
-    agent = build(identity, obs_dim, act_dim, c.agent, device, c.encoder, c.compile, c.cudagraphs)
+    agent = build(identity, obs_dim, act_dim, c.agent, device, c.encoder, c.compile, c.cudagraphs, bf16)
     return agent, identity, 1 if discrete else act_dim
 
 

@@ -20,9 +20,9 @@ import gymnasium as gym
 import torch
 
 from envs.make import dims, is_discrete, make_env
-from sac.config import SeedsMode, TrainConfig
+from sac.config import Precision, SeedsMode, TrainConfig
 from sac.run import train as loop
-from sac.run.device import resolve_device
+from sac.run.device import resolve_device, resolve_precision
 from sac.run.options import as_dict, validate_train
 from sac.run.replay import ReplayBuffer, capacity
 from sac.run.rundir import Identity, RunDir, seed_dir
@@ -42,6 +42,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     """
     validate_train(c)
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
+    precision = resolve_precision(c.precision, device)
     if c.seeds is not None and not (
         c.seeds_mode == SeedsMode.batched or (c.seeds_mode == SeedsMode.auto and device.type == "cuda")
     ):
@@ -52,8 +53,14 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
                                            for s in c.seeds]  # fmt: skip
     envs: list[gym.Env] = []
     try:
-        agents, identity, obs_dim, act_dim, action_columns = build_seeds(configs, device, envs, c.seeds is not None)
-        metas = [run_meta(identity, ck, obs_dim, act_dim) for ck in configs]
+        bf16 = precision == Precision.bf16
+        agents, identity, obs_dim, act_dim, action_columns = build_seeds(
+            configs, device, envs, c.seeds is not None, bf16
+        )
+        if identity.algorithm != "sac":  # bf16 is a continuous-SAC switch: discrete SAC runs in fp32
+            precision, bf16 = Precision.fp32, False
+        # The precision this machine resolved (auto -> fp32 or bf16), beside the CPU flags each segment records.
+        metas = [run_meta(identity, ck, obs_dim, act_dim) | {"precision": precision.value} for ck in configs]
         rows = capacity(c.buffer_size, c.total_steps)
         learner: loop.Learner
         if c.seeds is None:
@@ -61,7 +68,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
             sessions = [Session(RunDir(run_dir), c, metas[0], resume)]
         else:
             replay = SeedReplay(list(c.seeds), obs_dim, action_columns, rows, device)
-            learner = SeedLearner(agents, replay, c.compile, c.cudagraphs)
+            learner = SeedLearner(agents, replay, c.compile, c.cudagraphs, bf16)
             sessions = seed_sessions(c, configs, metas, run_dir, resume)
         state = loop.start(sessions, envs, learner)
         with ExitStack() as stack:
@@ -75,7 +82,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
 
 
 def build_seeds(
-    configs: list[TrainConfig], device: torch.device, envs: list[gym.Env], batched: bool
+    configs: list[TrainConfig], device: torch.device, envs: list[gym.Env], batched: bool, bf16: bool = False
 ) -> tuple[list[loop.Agent], Identity, int, int, int]:
     """Each seed's env (appended to `envs`) and agent, built as the single run of that seed builds them; the agents'
     identity, obs_dim, act_dim and the replay columns of an action. A batch vectorises the single agents' losses
@@ -87,7 +94,7 @@ def build_seeds(
         obs_dim, act_dim = dims(envs[-1].observation_space, envs[-1].action_space)
         plain = dataclasses.replace(ck, compile=False, cudagraphs=False) if batched else ck
         agent, identity, action_columns = loop.build_agent(
-            plain, obs_dim, act_dim, is_discrete(envs[-1].action_space), device
+            plain, obs_dim, act_dim, is_discrete(envs[-1].action_space), device, bf16
         )
         agents.append(agent)
     return agents, identity, obs_dim, act_dim, action_columns
