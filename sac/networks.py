@@ -142,4 +142,14 @@ class CriticEnsemble(nn.Module):
         *hidden, (w_out, b_out) = layers
         for w, b in hidden:
             x = F.relu_(torch.baddbmm(b, x, w))  # (E, B, width); in place: baddbmm's backward does not need its output
-        return fp32_head(lambda h: torch.baddbmm(b_out, h, w_out), x)  # (E, B, out)
+        return fp32_head(lambda h: _per_critic(h, w_out, b_out), x)  # (E, B, out)
+
+
+def _per_critic(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x (E, B, in) @ w (E, in, out) + b (E, 1, out) -> (E, B, out) as E 2-D addmm, for the narrow output layer.
+
+    With out = 1 (a Q value) or |A|, a batched matmul runs on the CPU as a slow matrix-vector product, and its
+    backward as an outer product (K = 1) and another one; E plain addmm compute the same sums faster (what each
+    lever gave: benchmarks/measured/speed/issue40/)."""
+    parts = zip(x.unbind(0), w.unbind(0), b.unbind(0), strict=True)
+    return torch.stack([torch.addmm(b_e, x_e, w_e) for x_e, w_e, b_e in parts])

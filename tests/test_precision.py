@@ -35,7 +35,7 @@ def test_hidden_layers_run_in_bf16_and_the_heads_in_fp32() -> None:
     ws, bs = list(critic.weights), list(critic.biases)
     for w, b in zip(ws[:-1], bs[:-1], strict=True):
         x = torch.relu(torch.baddbmm(b.bfloat16(), x, w.bfloat16()))
-    expected_q = torch.baddbmm(bs[-1], x.float(), ws[-1]).squeeze(-1)
+    expected_q = _head(x.float(), ws[-1], bs[-1])
     assert q.dtype == torch.float32 and torch.equal(q, expected_q)
     # The actor: the same, through its nn.Linear layers.
     h = obs.bfloat16()
@@ -53,7 +53,12 @@ def test_hidden_layers_run_in_bf16_and_the_heads_in_fp32() -> None:
     q32 = critic(obs, action)
     relative = ((q - q32).abs().max() / q32.abs().max()).item()
     assert 1e-4 < relative < 5e-2, relative
-    assert torch.equal(q32, torch.baddbmm(bs[-1], _fp32_hidden(critic, obs, action), ws[-1]).squeeze(-1))
+    assert torch.equal(q32, _head(_fp32_hidden(critic, obs, action), ws[-1], bs[-1]))
+
+
+def _head(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The critics' output layer as CriticEnsemble computes it: one addmm per critic -> (E, B)."""
+    return torch.stack([torch.addmm(b[e], x[e], w[e]) for e in range(len(w))]).squeeze(-1)
 
 
 def _fp32_hidden(critic: CriticEnsemble, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
