@@ -1,0 +1,131 @@
+"""What each lever on the CPU update gives: one SAC update (HalfCheetah sizes: obs 17, act 6, batch 256, 256x256) timed
+under each variant in interleaved blocks, and whether the variant computes the same numbers as the library's update.
+
+    python benchmarks/update_levers.py                  # one torch thread, 9 blocks of 100 updates per variant
+    python benchmarks/update_levers.py --threads 2 --blocks 15
+
+Variants (the library's update is `per-critic head`; the others swap one piece of it for the time of their block):
+- per-critic head: the critics' output layer (width 1) as one addmm per critic (sac/networks.py, `_per_critic`);
+- batched head: the same layer as one batched matmul, as before issue 40;
+- per-critic layers: every critic layer as one addmm per critic, no batched matmul at all;
+- compile: compile=true (torch.compile of the critic and actor losses, forward and backward; warmed up first).
+
+A block's time drifts with the host's load by more than the levers' effect, so each variant's blocks alternate with
+the others' and the ratio to the library's update is the median of the per-round ratios. Exactness: from the same
+weights and RNG state, one update of each variant is compared with the library's, metric by metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from sac import networks
+from sac.agent import SAC
+from sac.batch import Batch
+from sac.config import AgentConfig
+from sac.run import provenance
+
+OBS, ACT, BATCH = 17, 6, 256
+Stack = Callable[[networks.CriticEnsemble, Tensor, bool], Tensor]
+
+
+def batched_head(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    return torch.baddbmm(b, x, w)
+
+
+def per_critic_layers(self: networks.CriticEnsemble, inputs: Tensor, detach_params: bool) -> Tensor:
+    layers = list(zip(self.weights, self.biases, strict=True))
+    if detach_params:
+        layers = [(w.detach(), b.detach()) for w, b in layers]
+    critics = []
+    for e in range(self.num_critics):
+        x = inputs
+        for i, (w, b) in enumerate(layers):
+            x = torch.addmm(b[e], x, w[e])
+            x = F.relu_(x) if i < len(layers) - 1 else x
+        critics.append(x)
+    return torch.stack(critics)
+
+
+def batches(n: int) -> list[Batch]:
+    g = torch.Generator().manual_seed(0)
+    return [
+        Batch(torch.randn(BATCH, OBS, generator=g), torch.rand(BATCH, ACT, generator=g) * 2 - 1,
+              torch.randn(BATCH, generator=g), torch.randn(BATCH, OBS, generator=g), torch.zeros(BATCH))
+        for _ in range(n)
+    ]  # fmt: skip
+
+
+class Variant:
+    """An agent and the library pieces swapped in while it runs."""
+
+    def __init__(self, compile: bool = False, head: Callable | None = None, stack: Stack | None = None) -> None:
+        torch.manual_seed(0)
+        self.agent = SAC(OBS, ACT, AgentConfig(hidden_sizes=[256, 256], batch_size=BATCH), torch.device("cpu"),
+                         compile=compile)  # fmt: skip
+        self.head, self.stack = head, stack
+
+    def run(self, batch_list: list[Batch]) -> dict[str, Tensor]:
+        default_head, default_stack = networks._per_critic, networks.CriticEnsemble._stack
+        networks._per_critic = self.head or default_head  # type: ignore[assignment]
+        networks.CriticEnsemble._stack = self.stack or default_stack  # type: ignore[method-assign]
+        try:
+            for batch in batch_list:
+                metrics = self.agent.update(batch)
+        finally:
+            networks._per_critic, networks.CriticEnsemble._stack = default_head, default_stack  # type: ignore[method-assign]
+        return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--blocks", type=int, default=9)
+    parser.add_argument("--updates", type=int, default=100, help="updates per block")
+    parser.add_argument("--skip-compile", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cpu = provenance.cpu()
+    flags = ", ".join(cpu["flags"])
+    print(f"CPU: {cpu['model']}; flags: {flags}; {args.threads} torch thread(s); torch {torch.__version__}")
+    makers: dict[str, Callable[[], Variant]] = {
+        "per-critic head (library)": Variant,
+        "batched head": lambda: Variant(head=batched_head),
+        "per-critic layers": lambda: Variant(stack=per_critic_layers),
+    }
+    if not args.skip_compile:
+        makers["compile=true"] = lambda: Variant(compile=True)
+    data = batches(16)
+    first = {}
+    for name, make in makers.items():  # exactness: the same weights, RNG state and batch
+        torch.manual_seed(1)
+        first[name] = make().run(data[:1])
+    reference = first["per-critic head (library)"]
+    variants = {name: make() for name, make in makers.items()}
+    for variant in variants.values():  # warm-up (compile happens here)
+        variant.run(data * 2)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.blocks):
+        for name, variant in variants.items():
+            start = time.perf_counter()
+            variant.run([data[i % len(data)] for i in range(args.updates)])
+            times[name].append((time.perf_counter() - start) / args.updates * 1e3)
+    base = times["per-critic head (library)"]
+    print(f"{'variant':<28} {'ms/update':>10} {'x library':>10}  same numbers as the library after one update")
+    for name, ms in times.items():
+        ratio = statistics.median(m / b for m, b in zip(ms, base, strict=True))
+        diff = max(float((first[name][k] - reference[k]).abs()) for k in reference)
+        same = "bit for bit" if diff == 0.0 else f"max |diff| {diff:.2e}"
+        print(f"{name:<28} {statistics.median(ms):10.2f} {ratio:10.3f}  {same}")
+    print("blocks (ms/update): " + "; ".join(f"{n}: {', '.join(f'{m:.2f}' for m in ms)}" for n, ms in times.items()))
+
+
+if __name__ == "__main__":
+    main()
