@@ -329,6 +329,11 @@ class CompareConfig:
     """Directory for report.html, the PNGs and wandb_report.json; default: Hydra's run directory."""
     publish: bool = True
     """Save the W&B Report to the server when online (needs wandb_project and wandb_entity)."""
+    max_step: int | None = None
+    """Leave out every record after this step: e.g. the first 300k steps of 1M-step runs, beside 300k-step ones."""
+    stages: list[int] = field(default_factory=list)
+    """Steps at which to tabulate each algorithm's eval return (IQM [CI]), its own estimator's gradient statistics
+    and its wall time, e.g. [100000,200000,300000]; none: no stage table."""
 
 
 SCHEMAS: dict[str, type] = {

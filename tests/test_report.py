@@ -1,4 +1,5 @@
 import json
+import math
 import time
 from pathlib import Path
 
@@ -187,3 +188,38 @@ def test_improvement_is_listed_for_every_pair_that_shares_an_env_in_its_likely_d
     (found,) = improvements(runs)
     assert (found.better, found.worse, found.envs) == ("sac-score", "sac-reparam", ["Hopper-v5"])
     assert found.probability == (1.0, 1.0, 1.0)
+
+
+def test_stage_table_reads_each_stage_of_each_algorithm() -> None:
+    from sac.analysis.runs import Run
+    from sac.analysis.tables import stage_table
+
+    def records(returns: list[float], snr: list[float], rate: float) -> list[dict]:
+        rows = [{"step": s, "eval/return_mean": r} for s, r in zip((10, 20), returns, strict=True)]
+        rows += [{"step": s, "grad/score/snr": v, "grad/reparam/snr": 99.0} for s, v in zip((10, 20), snr, strict=True)]
+        return rows + [{"step": s, "perf/steps_per_sec": rate} for s in (5, 10, 15, 20)]
+
+    score = Identity("sac", "tanh_gaussian", "score")
+    runs = [Run(f"s{k}", score, "Hopper-v5", k, records([100.0 + k, 200.0 + k], [1.0 + k, 3.0], 50.0))
+            for k in range(3)]  # fmt: skip
+    runs.append(Run("late", score, "Hopper-v5", 3, records([400.0, 500.0], [5.0, 3.0], 25.0)[1:]))  # no eval at 10
+    k_pathwise = [{"step": 10, "eval/return_mean": 1.0, "grad/reparam_k/snr": 7.0}]
+    agent = {"agent": {"reparam_samples": 8}}
+    runs.append(Run("k", Identity("sac", "tanh_gaussian", "reparam"), "Hopper-v5", 0, k_pathwise, config=agent))
+    k_at_10, _, score_at_10, _ = stage_table(runs, [10, 20])
+    # K-sample pathwise training is diagnosed as reparam_k; a run that logged no speed has no wall time.
+    assert (k_at_10.algorithm, k_at_10.step, k_at_10.runs, k_at_10.estimator) == ("sac-reparam", 10, 1, "reparam_k")
+    assert k_at_10.stats["snr"] == 7.0 and math.isnan(k_at_10.seconds_per_1k)
+    assert (score_at_10.algorithm, score_at_10.runs) == ("sac-score", 3)  # the late run has no eval at step 10
+    assert score_at_10.ret is not None and score_at_10.ret[0] == pytest.approx(101.0)  # IQM of 100, 101, 102
+    assert score_at_10.stats["snr"] == pytest.approx((1 + 2 + 3 + 5) / 4)  # but its diagnostic there counts
+    assert score_at_10.seconds_per_1k == pytest.approx(20.0)  # median over runs of 1000 / 50 and 1000 / 25
+
+
+def test_bootstrap_band_brackets_the_mean_and_ignores_stopped_runs() -> None:
+    from sac.analysis.stats import bootstrap_band
+
+    curves = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, np.nan], [5.0, 6.0, 9.0]])
+    low, high = bootstrap_band(curves)
+    assert np.all(low[:2] <= [3.0, 4.0]) and np.all(high[:2] >= [3.0, 4.0])
+    assert low[0] >= 1.0 and high[0] <= 5.0 and low[2] == high[2] == 9.0  # only the last run reached step 3

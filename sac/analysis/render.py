@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from sac.analysis.runs import Run
-from sac.analysis.tables import ESTIMATOR_STATS, Aggregate, EstimatorRow, Improvement, Tables
+from sac.analysis.stats import bootstrap_band
+from sac.analysis.tables import ESTIMATOR_STATS, STAGE_STATS, Aggregate, EstimatorRow, Improvement, StageRow, Tables
 from sac.config import CompareConfig
 
 # The estimators diagnostics log (sac/estimators.py), each with its line style.
@@ -59,8 +60,39 @@ def write_estimator_csv(rows: list[EstimatorRow], path: Path) -> Path:
     return path
 
 
+STAGE_COLUMNS = ("env", "algorithm", "step", "runs", "IQM eval return [95% CI]", "estimator", "total variance", "SNR",
+                 "variance x cost", "s / 1k steps")  # fmt: skip
+
+
+def stage_cells(row: StageRow) -> list[str]:
+    """One stage-table row as text, in STAGE_COLUMNS order."""
+    g = lambda v: "-" if math.isnan(v) else f"{v:.3g}"  # noqa: E731
+    ret = ci_text(row.ret, 0) if row.ret else "-"
+    stats = [g(row.stats[k]) for k in STAGE_STATS]
+    return [row.env_id, row.algorithm, f"{row.step:,}", str(row.runs), ret, row.estimator, *stats,
+            g(row.seconds_per_1k)]  # fmt: skip
+
+
+def stage_markdown(rows: list[StageRow]) -> str:
+    lines = ["| " + " | ".join(STAGE_COLUMNS) + " |", "|" + " --- |" * len(STAGE_COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(stage_cells(r)) + " |" for r in rows])
+
+
+def write_stage_csv(rows: list[StageRow], path: Path) -> Path:
+    """The stage table with full-precision numbers: one line per env, algorithm and stage."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["env", "algorithm", "step", "runs", "iqm_return", "ci_low", "ci_high", "estimator",
+                         *STAGE_STATS, "seconds_per_1k_steps"])  # fmt: skip
+        for r in rows:
+            ret = list(r.ret) if r.ret else ["", "", ""]
+            writer.writerow([r.env_id, r.algorithm, r.step, r.runs, *ret, r.estimator,
+                             *(r.stats[k] for k in STAGE_STATS), r.seconds_per_1k])  # fmt: skip
+    return path
+
+
 def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
-    """One PNG per panel: eval return per env (mean and min-max over seeds per algorithm) and the
+    """One PNG per panel: eval return per env (mean over seeds per algorithm and a 95% bootstrap band) and the
     gradient diagnostics of each estimator (mean over the runs of an env and policy) on a log scale.
     Returns [(title, path)]."""
     import matplotlib
@@ -77,9 +109,12 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
             if not curves:
                 continue
             grid = np.unique(np.concatenate([steps for steps, _ in curves]))
-            ys = np.stack([np.interp(grid, steps, values) for steps, values in curves])
-            (line,) = ax.plot(grid, ys.mean(0), label=f"{algorithm} ({len(curves)} seed{'s' * (len(curves) > 1)})")
-            ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, color=line.get_color())
+            # Each run's curve up to its last evaluation only: a run still training does not extend flat.
+            ys = np.stack([np.interp(grid, steps, values, right=np.nan) for steps, values in curves])
+            mean = np.nanmean(ys, axis=0)
+            (line,) = ax.plot(grid, mean, label=f"{algorithm} ({len(curves)} seed{'s' * (len(curves) > 1)})")
+            low, high = bootstrap_band(ys)
+            ax.fill_between(grid, low, high, alpha=0.2, color=line.get_color())
         ax.set(title=f"Evaluation return, {env}", xlabel="environment steps", ylabel="mean eval return")
         ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
         if ends and max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC vs REINFORCE): log steps
@@ -164,6 +199,7 @@ def write_html(runs: list[Run], tables: Tables, panels: list[tuple[str, Path]], 
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in estimator_cells(r)) + "</tr>"
         for r in tables.estimators
     )
+    stages = stages_html(tables.stages)
     figures = "\n".join(f'<h2>{html.escape(t)}</h2>\n<img src="{p.name}" alt="{html.escape(t)}">' for t, p in panels)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -178,6 +214,7 @@ table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</styl
 {aggregates}
 </table>
 {improvement_block}
+{stages}
 <h2>Every estimator, per env</h2>
 <p>{html.escape(ESTIMATOR_NOTE)}</p>
 <table class="estimators"><tr>{"".join(f"<th>{html.escape(c)}</th>" for c in ESTIMATOR_COLUMNS)}</tr>
@@ -194,6 +231,23 @@ table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</styl
     path.write_text(page)
     return path
 
+
+def stages_html(rows: list[StageRow]) -> str:
+    """The stage table, or nothing when the report was asked for no stages."""
+    if not rows:
+        return ""
+    cells = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in stage_cells(r)) + "</tr>" for r in rows)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in STAGE_COLUMNS)
+    return (f"<h2>At each stage of training</h2>\n<p>{html.escape(STAGE_NOTE)}</p>\n"
+            f'<table class="estimators"><tr>{head}</tr>\n{cells}\n</table>')  # fmt: skip
+
+
+STAGE_NOTE = (
+    "Each algorithm at the given steps: the IQM over seeds of the eval return there with its 95% stratified "
+    "bootstrap CI; the gradient statistics of the estimator it trains with, measured at that step on each run's own "
+    "policy and critics and averaged over the runs; and the wall time per 1000 steps before it (the median over runs "
+    "of 1000 / the median logged steps/s; runs that shared a machine with other work read slower)."
+)
 
 ESTIMATOR_NOTE = (
     "Each statistic is the mean over every diagnostic step of every run of that policy on that env (all estimators "
@@ -245,6 +299,10 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
     for stat, title in GRAD_PANELS.items():
         panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in DIAGNOSED], log_y=True))
     names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))
+    stage_blocks: list[Any] = []
+    if tables.stages:
+        stage_blocks = [wr.H2(text="At each stage of training"), wr.P(text=STAGE_NOTE),
+                        wr.MarkdownBlock(text=stage_markdown(tables.stages))]  # fmt: skip
     return wr.Report(
         entity=c.wandb_entity or "",
         project=c.wandb_project or "",
@@ -256,6 +314,7 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
             wr.P(text=f"Runs: {names}."),
             wr.H2(text="Across seeds: interquartile mean, 95% stratified bootstrap CI"),
             wr.MarkdownBlock(text=aggregate_markdown(tables.aggregates, tables.improvements)),
+            *stage_blocks,
             wr.H2(text="Every estimator, per env"),
             wr.P(text=ESTIMATOR_NOTE),
             wr.MarkdownBlock(text=estimator_markdown(tables.estimators)),

@@ -9,7 +9,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sac.analysis.render import plot_panels, wandb_report, write_estimator_csv, write_html
+from sac.analysis.render import plot_panels, wandb_report, write_estimator_csv, write_html, write_stage_csv
 from sac.analysis.runs import collect_runs
 from sac.analysis.tables import tabulate
 from sac.config import CompareConfig
@@ -28,10 +28,12 @@ def compare(cfg: DictConfig) -> Path:
 def build_report(c: CompareConfig, out: Path) -> Path:
     runs = collect_runs(c)
     out.mkdir(parents=True, exist_ok=True)
-    tables = tabulate(runs)
+    tables = tabulate(runs, c.stages)
     panels = plot_panels(runs, out)
     page = write_html(runs, tables, panels, c.title, out)
     write_estimator_csv(tables.estimators, out / "estimators.csv")
+    if tables.stages:
+        write_stage_csv(tables.stages, out / "stages.csv")
     publish = c.publish and bool(c.wandb_project and c.wandb_entity)
     reason = why_offline() if publish else "publishing needs publish=true, wandb_project and wandb_entity"
     report = wandb_report(runs, tables, c, online=reason is None)

@@ -100,4 +100,7 @@ def collect_runs(c: CompareConfig) -> list[Run]:
         runs = []
     if not runs:
         raise UserError("no runs found: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")
+    if c.max_step is not None:
+        for run in runs:
+            run.records = [rec for rec in run.records if rec["step"] <= c.max_step]
     return runs

@@ -3,6 +3,7 @@ Precipice"): robust point estimates with stratified bootstrap confidence interva
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -47,3 +48,14 @@ def area_under_curve(steps: np.ndarray, values: np.ndarray) -> float:
     if len(values) < 2:
         return float(values[-1]) if len(values) else float("nan")
     return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
+
+
+def bootstrap_band(curves: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% percentile-bootstrap band of the mean curve over runs: curves (runs, T), NaN where a run has no
+    value (it stopped earlier) -> (low (T,), high (T,)), resampling the runs with replacement."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(curves), size=(reps, len(curves)))  # (reps, runs)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample of only stopped runs: NaN at that step
+        means = np.nanmean(curves[picks], axis=1)  # (reps, T)
+        return np.nanpercentile(means, 2.5, axis=0), np.nanpercentile(means, 97.5, axis=0)

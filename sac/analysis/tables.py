@@ -1,6 +1,6 @@
 """The tables a report shows, each computed once from the runs (`tabulate`) and then rendered (render.py):
 per env and algorithm the IQM of final and average eval return, P(improvement) for every pair of algorithms that
-share an env, and every estimator the runs' diagnostics measured."""
+share an env, every estimator the runs' diagnostics measured, and each algorithm at given stages of training."""
 
 from __future__ import annotations
 
@@ -157,13 +157,69 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
     return rows
 
 
+STAGE_STATS = ("total_variance", "snr", "variance_times_cost")
+
+
+@dataclass
+class StageRow:
+    """One algorithm on one env at one step of training."""
+
+    env_id: str
+    algorithm: str
+    step: int
+    runs: int
+    """Runs with an evaluation at this step."""
+    ret: CI | None
+    """IQM over those runs of the eval return at this step, with its 95% CI."""
+    estimator: str
+    """The estimator the algorithm trains with, as diagnostics name it (reparam, reparam_k, score, ...)."""
+    stats: dict[str, float]
+    """Each of STAGE_STATS of that estimator at this step, on each run's own policy and critics, averaged over the
+    runs (nan where no diagnostic was logged at this step)."""
+    seconds_per_1k: float
+    """Median over the runs of 1000 / (median steps/s logged since the previous stage): wall time per 1k steps."""
+
+
+def own_estimator(run: Run) -> str:
+    """The diagnostics' name for the estimator a run trains with: K-sample pathwise is reparam_k."""
+    k = run.config.get("agent", {}).get("reparam_samples", 1)
+    return "reparam_k" if run.identity.estimator == "reparam" and k > 1 else run.identity.estimator
+
+
+def stage_table(runs: list[Run], stages: list[int]) -> list[StageRow]:
+    """Per env, algorithm and stage: the eval return's IQM [CI] over the runs evaluated at that step, the gradient
+    statistics of the algorithm's own estimator logged at that step, and the wall time per 1k steps before it."""
+    rows = []
+    for env in sorted({r.env_id for r in runs}):
+        for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
+            group = [r for r in runs if r.env_id == env and r.algorithm == algorithm]
+            for previous, step in zip([0, *stages], stages, strict=False):
+                at = [next((rec for rec in r.records if rec["step"] == step and "eval/return_mean" in rec), None)
+                      for r in group]  # fmt: skip
+                returns = np.array([rec["eval/return_mean"] for rec in at if rec is not None])
+                estimator = own_estimator(group[0])
+                stats = {}
+                for stat in STAGE_STATS:
+                    key = f"grad/{estimator}/{stat}"
+                    values = [rec[key] for r in group for rec in r.records if rec["step"] == step and key in rec]
+                    stats[stat] = float(np.mean(values)) if values else math.nan
+                rates = [np.median(v) for r in group
+                         if len(v := [rec["perf/steps_per_sec"] for rec in r.records
+                                      if previous < rec["step"] <= step and "perf/steps_per_sec" in rec])]  # fmt: skip
+                seconds = float(np.median([1000.0 / rate for rate in rates])) if rates else math.nan
+                ret = iqm_ci(returns) if len(returns) else None
+                rows.append(StageRow(env, algorithm, step, len(returns), ret, estimator, stats, seconds))
+    return rows
+
+
 @dataclass
 class Tables:
     aggregates: list[Aggregate]
     improvements: list[Improvement]
     estimators: list[EstimatorRow]
+    stages: list[StageRow]
 
 
-def tabulate(runs: list[Run]) -> Tables:
+def tabulate(runs: list[Run], stages: list[int] | None = None) -> Tables:
     """Every table of a report, computed once (each bootstrap is 2000 resamples)."""
-    return Tables(aggregate(runs), improvements(runs), estimator_table(runs))
+    return Tables(aggregate(runs), improvements(runs), estimator_table(runs), stage_table(runs, stages or []))

@@ -315,3 +315,7 @@ def validate_compare(c: CompareConfig) -> None:
     """compare_estimators.py: where the runs come from."""
     if not (c.runs or c.sweep_dir or c.wandb_project):
         raise UserError("no runs given: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")
+    if c.max_step is not None:
+        _positive({"max_step": c.max_step})
+    for stage in c.stages:
+        _positive({"stages": stage})
