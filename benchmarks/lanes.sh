@@ -8,7 +8,8 @@
 #
 # A job is STUDY:ENV:CELL:SEED. STUDY names its budget and its folder benchmarks/measured/STUDY/, CELL its overrides
 # (study_args, cell_args below); its run directory is $RUNS/ENV_CELL_seedSEED. Each run trains from a worktree pinned
-# to LANE_COMMIT (later changes cannot alter a run halfway), one torch thread; a lane runs its queue one job after the
+# to its cell's commit (cell_commit: LANE_COMMIT, or a later one for cells that need newer code; later changes cannot
+# alter a run halfway), one torch thread; a lane runs its queue one job after the
 # other, and only the lanes' own processes are signalled (their command lines name $RUNS). `stop` packs each unfinished
 # run into benchmarks/lanes/ENV_CELL_seedSEED/ (portable_run.py: its checkpoint and its replay buffer as actions) and
 # copies every run's config.yaml, metrics.jsonl and run.json (which names the dependency lock) to its study's folder.
@@ -20,24 +21,46 @@ LANE_COMMIT=88e9e36
 HOME_DIR=${LANES_HOME:-/work/lanes}  # LANES_HOME: another place, to try the script out
 RUNS=$HOME_DIR/runs
 PY=$REPO/.venv/bin/python
-# Issue 39's estimator study: HalfCheetah first, each lane one cell, so both cells advance together.
+# Issue 39's estimator study: HalfCheetah first, each lane one cell, so both cells advance together; then REINFORCE
+# (1M steps, short runs), the truncated-normal and mixture cells, and K pathwise samples.
 QUEUES=(
   "estimator_study:HalfCheetah:score:0 estimator_study:HalfCheetah:score:1 estimator_study:HalfCheetah:score:2
-   estimator_study:Hopper:score:0 estimator_study:Hopper:score:1 estimator_study:Hopper:score:2"
+   estimator_study:Hopper:score:0 estimator_study:Hopper:score:1 estimator_study:Hopper:score:2
+   estimator_study:HalfCheetah:reinforce:0 estimator_study:HalfCheetah:reinforce:1
+   estimator_study:HalfCheetah:reinforce:2
+   estimator_study:HalfCheetah:truncated:0 estimator_study:HalfCheetah:truncated:1
+   estimator_study:HalfCheetah:truncated:2 estimator_study:Hopper:truncated:0 estimator_study:Hopper:truncated:1
+   estimator_study:Hopper:truncated:2 estimator_study:HalfCheetah:reparam8:0 estimator_study:Hopper:reparam8:0
+   estimator_study:HalfCheetah:reparam8:2"
   "estimator_study:HalfCheetah:beta:0 estimator_study:HalfCheetah:beta:1 estimator_study:HalfCheetah:beta:2
-   estimator_study:Hopper:beta:0 estimator_study:Hopper:beta:1 estimator_study:Hopper:beta:2"
+   estimator_study:Hopper:beta:0 estimator_study:Hopper:beta:1 estimator_study:Hopper:beta:2
+   estimator_study:Hopper:reinforce:0 estimator_study:Hopper:reinforce:1 estimator_study:Hopper:reinforce:2
+   estimator_study:HalfCheetah:mixture:0 estimator_study:HalfCheetah:mixture:1 estimator_study:HalfCheetah:mixture:2
+   estimator_study:Hopper:mixture:0 estimator_study:Hopper:mixture:1 estimator_study:Hopper:mixture:2
+   estimator_study:HalfCheetah:reparam8:1 estimator_study:Hopper:reparam8:1 estimator_study:Hopper:reparam8:2"
 )
 
-study_steps() {
-  case $1 in
-    full_budget) echo 1000000 ;;
-    estimator_study) echo 300000 ;;
+study_steps() {  # STUDY CELL: the job's budget (REINFORCE, the on-policy baseline, runs to 1M in every study)
+  case $1:$2 in
+    *:reinforce | full_budget:*) echo 1000000 ;;
+    estimator_study:*) echo 300000 ;;
     *) echo "lanes.sh: unknown study $1" >&2; exit 2 ;;
   esac
 }
-study_args() {  # every estimator measured on the run's own policy every 10k steps (issue 39)
-  case $1 in
-    estimator_study) echo diagnostics.grad_variance_every=10000 ;;
+cell_commit() {  # the commit a cell trains from: the truncated normal and the mixture came after LANE_COMMIT, and
+  case $1 in      # REINFORCE's runs started from the code of the house's third pass
+    truncated | mixture) echo cf6693f ;;
+    reinforce) echo 23896ee ;;
+    *) echo "$LANE_COMMIT" ;;
+  esac
+}
+worktree() {  # a commit's worktree (LANE_COMMIT's is wt, the first lanes' one)
+  [ "$1" = "$LANE_COMMIT" ] && echo "$HOME_DIR/wt" || echo "$HOME_DIR/wt-$1"
+}
+study_args() {  # STUDY CELL: every estimator measured on the run's own policy every 10k steps (issue 39; SAC only)
+  case $1:$2 in
+    *:reinforce) ;;
+    estimator_study:*) echo diagnostics.grad_variance_every=10000 ;;
   esac
 }
 cell_args() {
@@ -46,6 +69,9 @@ cell_args() {
     score) echo agent.actor_estimator=score ;;
     beta) echo agent.policy=beta ;;
     reparam8) echo agent.reparam_samples=8 ;;
+    truncated) echo agent.policy=truncated_normal ;;
+    mixture) echo agent.policy=gaussian_mixture ;;
+    reinforce) ;;
     *) echo "lanes.sh: unknown cell $1" >&2; exit 2 ;;
   esac
 }
@@ -59,25 +85,29 @@ finished() { grep -q '"finished": true' "$1/run.json" 2>/dev/null; }
 # A run is done when its run directory says so or, on a machine that never held it, its committed curve reached
 # its budget.
 done_job() {
-  local study=${1%%:*} name
+  local -a f
+  IFS=: read -r -a f <<<"$1"
+  local name
   name=$(name_of "$1")
-  finished "$RUNS/$name" || grep -q "\"step\": $(study_steps "$study"), .*\"eval/return_mean\"" \
-    "$REPO/benchmarks/measured/$study/$name/metrics.jsonl" 2>/dev/null
+  finished "$RUNS/$name" || grep -q "\"step\": $(study_steps "${f[0]}" "${f[2]}"), .*\"eval/return_mean\"" \
+    "$REPO/benchmarks/measured/${f[0]}/$name/metrics.jsonl" 2>/dev/null
 }
 
 run_one() {  # STUDY:ENV:CELL:SEED: start or resume one run to its study's budget
   local -a f
   IFS=: read -r -a f <<<"$1"
-  local run
+  local run tree script=train_sac
   run=$RUNS/$(name_of "$1")
-  export PYTHONPATH=$HOME_DIR/wt WANDB_MODE=disabled MUJOCO_GL=egl
-  cd "$HOME_DIR/wt"
+  tree=$(worktree "$(cell_commit "${f[2]}")")
+  [ "${f[2]}" = reinforce ] && script=train_reinforce
+  export PYTHONPATH=$tree WANDB_MODE=disabled MUJOCO_GL=egl
+  cd "$tree"
   if [ -e "$run/checkpoints/latest" ]; then
-    $PY scripts/train_sac.py resume="$run" threads=1
+    $PY scripts/$script.py resume="$run" threads=1
   else
     # shellcheck disable=SC2046  # the overrides are words
-    $PY scripts/train_sac.py env="${f[1]}" seed="${f[3]}" total_steps="$(study_steps "${f[0]}")" \
-      $(cell_args "${f[2]}") $(study_args "${f[0]}") eval_every=10000 eval_episodes=10 checkpoint_every=25000 \
+    $PY scripts/$script.py env="${f[1]}" seed="${f[3]}" total_steps="$(study_steps "${f[0]}" "${f[2]}")" \
+      $(cell_args "${f[2]}") $(study_args "${f[0]}" "${f[2]}") eval_every=10000 eval_episodes=10 checkpoint_every=25000 \
       threads=1 wandb.mode=disabled hydra.run.dir="$run"
   fi
 }
@@ -94,7 +124,9 @@ study_of() {  # a run directory's name -> the study of the queued job that names
 case "${1:-}" in
   start)
     mkdir -p "$RUNS" "$HOME_DIR/logs"
-    [ -d "$HOME_DIR/wt" ] || git worktree add --detach "$HOME_DIR/wt" "$LANE_COMMIT"
+    for commit in $(for job in ${QUEUES[*]}; do IFS=: read -r -a f <<<"$job"; cell_commit "${f[2]}"; done | sort -u); do
+      [ -d "$(worktree "$commit")" ] || git worktree add --detach "$(worktree "$commit")" "$commit"
+    done
     for pack in benchmarks/lanes/*_seed*/; do
       name=$(basename "$pack")
       if [ ! -e "$RUNS/$name/checkpoints/latest" ] && ! finished "$RUNS/$name"; then
@@ -118,19 +150,19 @@ case "${1:-}" in
     done
     ;;
   pause | cont)
-    pkill "-$([ "$1" = pause ] && echo STOP || echo CONT)" -f "train_sac.py .*$RUNS/" || true
+    pkill "-$([ "$1" = pause ] && echo STOP || echo CONT)" -f "train_(sac|reinforce).py .*$RUNS/" || true
     ;;
   stop)
     pkill -f "lanes.sh lane" || true
-    pkill -CONT -f "train_sac.py .*$RUNS/" || true
-    pkill -TERM -f "train_sac.py .*$RUNS/" || true  # each saves a checkpoint at the step it reached
-    for _ in $(seq 300); do pgrep -f "train_sac.py .*$RUNS/" >/dev/null || break; sleep 1; done
+    pkill -CONT -f "train_(sac|reinforce).py .*$RUNS/" || true
+    pkill -TERM -f "train_(sac|reinforce).py .*$RUNS/" || true  # each saves a checkpoint at the step it reached
+    for _ in $(seq 300); do pgrep -f "train_(sac|reinforce).py .*$RUNS/" >/dev/null || break; sleep 1; done
     for run in "$RUNS"/*_seed*/; do
       name=$(basename "$run")
       out=benchmarks/measured/$(study_of "$name")/$name
       mkdir -p "$out"
       cp "$run/config.yaml" "$run/metrics.jsonl" "$run/run.json" "$out/"
-      if finished "$run"; then
+      if finished "$run" || [[ $name == *_reinforce_* ]]; then  # REINFORCE keeps no replay to pack: an hour a run
         rm -rf "benchmarks/lanes/$name"
       else
         $PY benchmarks/portable_run.py pack "$run" "benchmarks/lanes/$name"

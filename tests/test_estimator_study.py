@@ -4,6 +4,7 @@ row of its stage table recomputed from the runs' metrics.jsonl, written here wit
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ def raw_runs() -> list[dict]:
         info = json.loads((folder / "run.json").read_text())
         policy, estimator = info["policy"], info["estimator"]
         label = f"sac-{estimator}" if policy == "tanh_gaussian" else f"sac-{policy.replace('_', '-')}-{estimator}"
+        label = "reinforce" if info["algorithm"] == "reinforce" else label
+        samples = re.search(r"^  reparam_samples: (\d+)$", (folder / "config.yaml").read_text(), flags=re.MULTILINE)
+        if estimator == "reparam" and samples and int(samples.group(1)) > 1:
+            label += f"-k{samples.group(1)}"
         env = ENV_IDS[folder.name.split("_")[0]]
         records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line]
         runs.append({"env": env, "label": label, "estimator": estimator, "records": records})

@@ -208,7 +208,7 @@ def test_stage_table_reads_each_stage_of_each_algorithm() -> None:
     runs.append(Run("k", Identity("sac", "tanh_gaussian", "reparam"), "Hopper-v5", 0, k_pathwise, config=agent))
     k_at_10, _, score_at_10, _ = stage_table(runs, [10, 20])
     # K-sample pathwise training is diagnosed as reparam_k; a run that logged no speed has no wall time.
-    assert (k_at_10.algorithm, k_at_10.step, k_at_10.runs, k_at_10.estimator) == ("sac-reparam", 10, 1, "reparam_k")
+    assert (k_at_10.algorithm, k_at_10.step, k_at_10.runs, k_at_10.estimator) == ("sac-reparam-k8", 10, 1, "reparam_k")
     assert k_at_10.stats["snr"] == 7.0 and math.isnan(k_at_10.seconds_per_1k)
     assert (score_at_10.algorithm, score_at_10.runs) == ("sac-score", 3)  # the late run has no eval at step 10
     assert score_at_10.ret is not None and score_at_10.ret[0] == pytest.approx(101.0)  # IQM of 100, 101, 102

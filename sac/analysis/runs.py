@@ -31,8 +31,10 @@ class Run:
 
     @property
     def algorithm(self) -> str:
-        """The display label: sac-reparam, sac-beta-score, sac-discrete-gumbel, reinforce, ..."""
-        return self.identity.label
+        """The display label: sac-reparam, sac-beta-score, sac-discrete-gumbel, reinforce, ...; K-sample pathwise
+        training (agent.reparam_samples K > 1) is another algorithm than one sample: sac-reparam-k8, ..."""
+        k = self.config.get("agent", {}).get("reparam_samples", 1) if self.identity.algorithm == "sac" else 1
+        return f"{self.identity.label}-k{k}" if self.identity.estimator == "reparam" and k > 1 else self.identity.label
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every record holding `key`."""
