@@ -40,10 +40,18 @@ QUEUES=(
    estimator_study:HalfCheetah:reparam8:1 estimator_study:Hopper:reparam8:1 estimator_study:Hopper:reparam8:2"
 )
 
+# Issue 40's bf16 learning parity (precision=bf16, HalfCheetah and Hopper, seeds 0-2, 300k steps) needs a CPU with bf16
+# units: where this one has them, each lane runs one env's parity runs first; elsewhere they are not queued at all
+# (a bf16 run cannot resume on a CPU that would emulate bf16).
+if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+  QUEUES[0]="bf16_parity:HalfCheetah:bf16:0 bf16_parity:HalfCheetah:bf16:1 bf16_parity:HalfCheetah:bf16:2 ${QUEUES[0]}"
+  QUEUES[1]="bf16_parity:Hopper:bf16:0 bf16_parity:Hopper:bf16:1 bf16_parity:Hopper:bf16:2 ${QUEUES[1]}"
+fi
+
 study_steps() {  # STUDY CELL: the job's budget (REINFORCE, the on-policy baseline, runs to 1M in every study)
   case $1:$2 in
     *:reinforce | full_budget:*) echo 1000000 ;;
-    estimator_study:*) echo 300000 ;;
+    estimator_study:* | bf16_parity:*) echo 300000 ;;
     *) echo "lanes.sh: unknown study $1" >&2; exit 2 ;;
   esac
 }
@@ -51,6 +59,7 @@ cell_commit() {  # the commit a cell trains from: the truncated normal and the m
   case $1 in      # REINFORCE's runs started from the code of the house's third pass
     truncated | mixture) echo cf6693f ;;
     reinforce) echo 23896ee ;;
+    bf16) echo 4406c94 ;;
     *) echo "$LANE_COMMIT" ;;
   esac
 }
@@ -72,6 +81,7 @@ cell_args() {
     truncated) echo agent.policy=truncated_normal ;;
     mixture) echo agent.policy=gaussian_mixture ;;
     reinforce) ;;
+    bf16) echo precision=bf16 ;;
     *) echo "lanes.sh: unknown cell $1" >&2; exit 2 ;;
   esac
 }
