@@ -3,6 +3,7 @@ them during training (`diagnostics.grad_variance_every`): the estimator study's 
 runs trained without diagnostics, measured at the checkpoints their packs kept.
 
     python benchmarks/checkpoint_diagnostics.py e4328cf:HalfCheetah_seed0 RUN_DIR ... --out FILE.jsonl
+    python benchmarks/checkpoint_diagnostics.py --table FILE.jsonl     # its rows as a Markdown table
 
 An argument is a run directory (its latest checkpoint, which holds the replay buffer) or COMMIT:NAME, the pack
 `benchmarks/lanes/NAME/` as this repository's commit COMMIT holds it (portable_run.py: its checkpoint, and its replay
@@ -70,13 +71,38 @@ def measure(agent: Any, meta: dict[str, Any], buffer: ReplayBuffer, samples: int
             **{key: float(value) for key, value in stats.items()}}  # fmt: skip
 
 
+ESTIMATORS = ("reparam", "reparam_k", "score")
+
+
+def table(path: Path) -> str:
+    """The rows of a JSON-lines file this script wrote, by env, step and seed: each estimator's SNR, total variance
+    and variance x cost, and bias_z."""
+    rows = sorted((json.loads(line) for line in path.read_text().splitlines() if line),
+                  key=lambda r: (r["env_id"], r["step"], r["seed"]))  # fmt: skip
+    head = ["env", "seed", "step"]
+    head += [f"{stat} {e}" for stat in ("SNR", "total variance", "variance x cost", "bias_z") for e in ESTIMATORS]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in rows:
+        cells = [r["env_id"], str(r["seed"]), f"{r['step']:,}"]
+        for stat in ("snr", "total_variance", "variance_times_cost", "bias_z"):
+            cells += [f"{r[f'grad/{e}/{stat}']:.3g}" for e in ESTIMATORS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="RUN_DIR, CHECKPOINT_DIR or COMMIT:NAME (a pack in git history)")
-    parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended to")
+    parser.add_argument("runs", nargs="*", help="RUN_DIR, CHECKPOINT_DIR or COMMIT:NAME (a pack in git history)")
+    parser.add_argument("--out", type=Path, help="JSON lines, appended to")
+    parser.add_argument("--table", type=Path, help="print this JSON-lines file's rows as a Markdown table and stop")
     parser.add_argument("--samples", type=int, default=DiagnosticsConfig.samples)
     parser.add_argument("--reference", type=int, default=DiagnosticsConfig.reference_samples)
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if not args.runs or args.out is None:
+        parser.error("give runs and --out, or --table FILE")
     torch.set_num_threads(1)
     for spec in args.runs:
         with tempfile.TemporaryDirectory() as tmp:
