@@ -22,12 +22,14 @@ HOME_DIR=${LANES_HOME:-/work/lanes}  # LANES_HOME: another place, to try the scr
 RUNS=$HOME_DIR/runs
 PY=$REPO/.venv/bin/python
 # Issue 39's estimator study: HalfCheetah first, each lane one cell, so both cells advance together; then REINFORCE
-# (1M steps, short runs), the truncated-normal and mixture cells, and K pathwise samples.
+# (1M steps, short runs), issue 41's SAC on the VAE latent, the truncated-normal and mixture cells, and K pathwise
+# samples.
 QUEUES=(
   "estimator_study:HalfCheetah:score:0 estimator_study:HalfCheetah:score:1 estimator_study:HalfCheetah:score:2
    estimator_study:Hopper:score:0 estimator_study:Hopper:score:1 estimator_study:Hopper:score:2
    estimator_study:HalfCheetah:reinforce:0 estimator_study:HalfCheetah:reinforce:1
    estimator_study:HalfCheetah:reinforce:2
+   vae_encoder:HalfCheetah:vae:0 vae_encoder:HalfCheetah:vae:1 vae_encoder:HalfCheetah:vae:2
    estimator_study:HalfCheetah:truncated:0 estimator_study:HalfCheetah:truncated:1
    estimator_study:HalfCheetah:truncated:2 estimator_study:Hopper:truncated:0 estimator_study:Hopper:truncated:1
    estimator_study:Hopper:truncated:2 estimator_study:HalfCheetah:reparam8:0 estimator_study:Hopper:reparam8:0
@@ -35,6 +37,7 @@ QUEUES=(
   "estimator_study:HalfCheetah:beta:0 estimator_study:HalfCheetah:beta:1 estimator_study:HalfCheetah:beta:2
    estimator_study:Hopper:beta:0 estimator_study:Hopper:beta:1 estimator_study:Hopper:beta:2
    estimator_study:Hopper:reinforce:0 estimator_study:Hopper:reinforce:1 estimator_study:Hopper:reinforce:2
+   vae_encoder:Hopper:vae:0 vae_encoder:Hopper:vae:1 vae_encoder:Hopper:vae:2
    estimator_study:HalfCheetah:mixture:0 estimator_study:HalfCheetah:mixture:1 estimator_study:HalfCheetah:mixture:2
    estimator_study:Hopper:mixture:0 estimator_study:Hopper:mixture:1 estimator_study:Hopper:mixture:2
    estimator_study:HalfCheetah:reparam8:1 estimator_study:Hopper:reparam8:1 estimator_study:Hopper:reparam8:2"
@@ -51,7 +54,7 @@ fi
 study_steps() {  # STUDY CELL: the job's budget (REINFORCE, the on-policy baseline, runs to 1M in every study)
   case $1:$2 in
     *:reinforce | full_budget:*) echo 1000000 ;;
-    estimator_study:* | bf16_parity:*) echo 300000 ;;
+    estimator_study:* | bf16_parity:* | vae_encoder:*) echo 300000 ;;
     *) echo "lanes.sh: unknown study $1" >&2; exit 2 ;;
   esac
 }
@@ -82,6 +85,7 @@ cell_args() {
     mixture) echo agent.policy=gaussian_mixture ;;
     reinforce) ;;
     bf16) echo precision=bf16 ;;
+    vae) echo encoder=vae ;;
     *) echo "lanes.sh: unknown cell $1" >&2; exit 2 ;;
   esac
 }
