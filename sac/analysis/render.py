@@ -243,10 +243,11 @@ def stages_html(rows: list[StageRow]) -> str:
 
 
 STAGE_NOTE = (
-    "Each algorithm at the given steps: the IQM over seeds of the eval return there with its 95% stratified "
-    "bootstrap CI; the gradient statistics of the estimator it trains with, measured at that step on each run's own "
-    "policy and critics and averaged over the runs; and the wall time per 1000 steps before it (the median over runs "
-    "of 1000 / the median logged steps/s; runs that shared a machine with other work read slower)."
+    "Each algorithm at the given steps: the IQM over seeds of each run's last eval return up to that step (since the "
+    "previous stage: REINFORCE evaluates after whole batches) with its 95% stratified bootstrap CI; the gradient "
+    "statistics of the estimator it trains with, at its last measurement up to that step on each run's own policy "
+    "and critics, averaged over the runs; and the wall time per 1000 steps since the previous stage (the median over "
+    "runs of 1000 / the median logged steps/s; runs that shared a machine with other work read slower)."
 )
 
 ESTIMATOR_NOTE = (

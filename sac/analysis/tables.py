@@ -168,14 +168,14 @@ class StageRow:
     algorithm: str
     step: int
     runs: int
-    """Runs with an evaluation at this step."""
+    """Runs with an evaluation at this step or since the previous stage."""
     ret: CI | None
-    """IQM over those runs of the eval return at this step, with its 95% CI."""
+    """IQM over those runs of their last eval return up to this step, with its 95% CI."""
     estimator: str
     """The estimator the algorithm trains with, as diagnostics name it (reparam, reparam_k, score, ...)."""
     stats: dict[str, float]
-    """Each of STAGE_STATS of that estimator at this step, on each run's own policy and critics, averaged over the
-    runs (nan where no diagnostic was logged at this step)."""
+    """Each of STAGE_STATS of that estimator at its last diagnostic up to this step, on each run's own policy and
+    critics, averaged over the runs (nan where none was logged since the previous stage)."""
     seconds_per_1k: float
     """Median over the runs of 1000 / (median steps/s logged since the previous stage): wall time per 1k steps."""
 
@@ -186,22 +186,28 @@ def own_estimator(run: Run) -> str:
     return "reparam_k" if run.identity.estimator == "reparam" and k > 1 else run.identity.estimator
 
 
+def last_values(runs: list[Run], key: str, after: int, until: int) -> list[float]:
+    """Each run's last value of `key` logged at a step in (after, until], for the runs that logged one: a stage's
+    value also where a run logs at other steps than the stage's (REINFORCE evaluates after whole batches)."""
+    found = [next((rec[key] for rec in reversed(r.records) if after < rec["step"] <= until and key in rec), None)
+             for r in runs]  # fmt: skip
+    return [v for v in found if v is not None]
+
+
 def stage_table(runs: list[Run], stages: list[int]) -> list[StageRow]:
-    """Per env, algorithm and stage: the eval return's IQM [CI] over the runs evaluated at that step, the gradient
-    statistics of the algorithm's own estimator logged at that step, and the wall time per 1k steps before it."""
+    """Per env, algorithm and stage: the IQM [CI] over runs of each run's last eval return up to that step (since the
+    previous stage), the gradient statistics of the algorithm's own estimator at its last diagnostic up to that step,
+    and the wall time per 1k steps since the previous stage."""
     rows = []
     for env in sorted({r.env_id for r in runs}):
         for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
             group = [r for r in runs if r.env_id == env and r.algorithm == algorithm]
             for previous, step in zip([0, *stages], stages, strict=False):
-                at = [next((rec for rec in r.records if rec["step"] == step and "eval/return_mean" in rec), None)
-                      for r in group]  # fmt: skip
-                returns = np.array([rec["eval/return_mean"] for rec in at if rec is not None])
+                returns = np.array(last_values(group, "eval/return_mean", previous, step))
                 estimator = own_estimator(group[0])
                 stats = {}
                 for stat in STAGE_STATS:
-                    key = f"grad/{estimator}/{stat}"
-                    values = [rec[key] for r in group for rec in r.records if rec["step"] == step and key in rec]
+                    values = last_values(group, f"grad/{estimator}/{stat}", previous, step)
                     stats[stat] = float(np.mean(values)) if values else math.nan
                 rates = [np.median(v) for r in group
                          if len(v := [rec["perf/steps_per_sec"] for rec in r.records
