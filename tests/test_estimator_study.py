@@ -40,8 +40,9 @@ def middle_mean(values: list[float]) -> float:
 
 
 def latest(records: list[dict], key: str, after: int, until: int) -> float | None:
+    """The last value of `key` in (after, until] of a run that trained to `until` at least."""
     values = [rec[key] for rec in records if after < rec["step"] <= until and key in rec]
-    return values[-1] if values else None
+    return values[-1] if values and records[-1]["step"] >= until else None
 
 
 def test_every_stage_row_follows_from_the_raw_files() -> None:

@@ -28,6 +28,12 @@ class Run:
     records: list[dict[str, Any]]
     wandb_id: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    trained_to: int | None = None
+    """The last step the run logged, also when `records` were cut short of it (compare_estimators.py max_step)."""
+
+    @property
+    def last_step(self) -> int:
+        return self.trained_to if self.trained_to is not None else (self.records[-1]["step"] if self.records else 0)
 
     @property
     def algorithm(self) -> str:
@@ -104,5 +110,6 @@ def collect_runs(c: CompareConfig) -> list[Run]:
         raise UserError("no runs found: pass runs=[dir,...], sweep_dir=DIR or wandb_project=NAME")
     if c.max_step is not None:
         for run in runs:
+            run.trained_to = run.last_step
             run.records = [rec for rec in run.records if rec["step"] <= c.max_step]
     return runs

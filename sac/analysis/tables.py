@@ -187,10 +187,11 @@ def own_estimator(run: Run) -> str:
 
 
 def last_values(runs: list[Run], key: str, after: int, until: int) -> list[float]:
-    """Each run's last value of `key` logged at a step in (after, until], for the runs that logged one: a stage's
-    value also where a run logs at other steps than the stage's (REINFORCE evaluates after whole batches)."""
+    """Each run's last value of `key` logged at a step in (after, until], for the runs that trained to `until` and
+    logged one: a stage's value also where a run logs at other steps than the stage's (REINFORCE evaluates after
+    whole batches), and none from a run still short of the stage."""
     found = [next((rec[key] for rec in reversed(r.records) if after < rec["step"] <= until and key in rec), None)
-             for r in runs]  # fmt: skip
+             for r in runs if r.last_step >= until]  # fmt: skip
     return [v for v in found if v is not None]
 
 
