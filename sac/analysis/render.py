@@ -42,9 +42,13 @@ def estimator_cells(row: EstimatorRow) -> list[str]:
     return [row.env_id, row.estimator, str(row.diagnosed), bias, *numbers, str(row.trained_runs), final]
 
 
+def markdown_table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
 def estimator_markdown(rows: list[EstimatorRow]) -> str:
-    lines = ["| " + " | ".join(ESTIMATOR_COLUMNS) + " |", "|" + " --- |" * len(ESTIMATOR_COLUMNS)]
-    return "\n".join(lines + ["| " + " | ".join(estimator_cells(r)) + " |" for r in rows])
+    return markdown_table(ESTIMATOR_COLUMNS, [estimator_cells(r) for r in rows])
 
 
 def write_estimator_csv(rows: list[EstimatorRow], path: Path) -> Path:
@@ -74,8 +78,7 @@ def stage_cells(row: StageRow) -> list[str]:
 
 
 def stage_markdown(rows: list[StageRow]) -> str:
-    lines = ["| " + " | ".join(STAGE_COLUMNS) + " |", "|" + " --- |" * len(STAGE_COLUMNS)]
-    return "\n".join(lines + ["| " + " | ".join(stage_cells(r)) + " |" for r in rows])
+    return markdown_table(STAGE_COLUMNS, [stage_cells(r) for r in rows])
 
 
 def write_stage_csv(rows: list[StageRow], path: Path) -> Path:
