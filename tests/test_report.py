@@ -206,7 +206,11 @@ def test_stage_table_reads_each_stage_of_each_algorithm() -> None:
     k_pathwise = [{"step": 10, "eval/return_mean": 1.0, "grad/reparam_k/snr": 7.0}]
     agent = {"agent": {"reparam_samples": 8}}
     runs.append(Run("k", Identity("sac", "tanh_gaussian", "reparam"), "Hopper-v5", 0, k_pathwise, config=agent))
-    k_at_10, _, score_at_10, _ = stage_table(runs, [10, 20])
+    on_latent = [{"step": 10, "eval/return_mean": 2.0}]
+    vae = {"encoder": {"name": "vae"}}
+    runs.append(Run("vae", Identity("sac", "tanh_gaussian", "reparam"), "Hopper-v5", 0, on_latent, config=vae))
+    k_at_10, _, vae_at_10, _, score_at_10, _ = stage_table(runs, [10, 20])
+    assert (vae_at_10.algorithm, vae_at_10.runs, vae_at_10.estimator) == ("sac-reparam-vae", 1, "reparam")
     # K-sample pathwise training is diagnosed as reparam_k; a run that logged no speed has no wall time.
     assert (k_at_10.algorithm, k_at_10.step, k_at_10.runs, k_at_10.estimator) == ("sac-reparam-k8", 10, 1, "reparam_k")
     assert k_at_10.stats["snr"] == 7.0 and math.isnan(k_at_10.seconds_per_1k)

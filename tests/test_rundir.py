@@ -6,7 +6,16 @@ from pathlib import Path
 import pytest
 
 from sac.config import UserError
-from sac.run.rundir import IDENTITIES, LEGACY_LABELS, Identity, RunDir, Status, read_records
+from sac.run.rundir import (
+    IDENTITIES,
+    LEGACY_LABELS,
+    Identity,
+    RunDir,
+    Status,
+    identity_of_label,
+    read_records,
+    run_label,
+)
 
 
 def test_every_identity_has_its_own_label_and_reads_back_from_its_fields_and_from_its_label() -> None:
@@ -19,6 +28,22 @@ def test_every_identity_has_its_own_label_and_reads_back_from_its_fields_and_fro
     assert LEGACY_LABELS["sac"] == Identity("sac", "tanh_gaussian", "reparam")  # before the estimator was named
     with pytest.raises(UserError, match="unknown algorithm 'ppo'"):
         Identity.read({"algorithm": "ppo"})
+
+
+def test_run_labels_name_k_sample_and_vae_training_apart_and_read_back_to_their_identity() -> None:
+    reparam, beta = Identity("sac", "tanh_gaussian", "reparam"), Identity("sac", "beta", "reparam")
+    score, reinforce = Identity("sac", "tanh_gaussian", "score"), Identity("reinforce", "gaussian", "score")
+    vae, k8 = {"encoder": {"name": "vae"}}, {"agent": {"reparam_samples": 8}}
+    assert run_label(reparam, {}) == "sac-reparam"
+    assert run_label(reparam, {"agent": {"reparam_samples": 1}, "encoder": {"name": "none"}}) == "sac-reparam"
+    assert run_label(reparam, k8) == "sac-reparam-k8"
+    assert run_label(reparam, k8 | vae) == "sac-reparam-k8-vae"
+    assert run_label(beta, vae) == "sac-beta-reparam-vae"
+    assert run_label(score, k8) == "sac-score"  # K samples there are the score estimator's own, not pathwise
+    assert run_label(reinforce, vae) == "reinforce"
+    for identity in IDENTITIES:  # a W&B run's job type is its run_label: it reads back to the identity
+        for config in ({}, vae, k8, k8 | vae):
+            assert identity_of_label(run_label(identity, config)) == identity
 
 
 def test_records_skip_a_last_line_cut_short_and_lines_without_a_step(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from envs import env_id
 from sac.config import CompareConfig, UserError
 from sac.run.logger import why_offline
 from sac.run.options import upgrade_saved_config
-from sac.run.rundir import Identity, RunDir, series
+from sac.run.rundir import Identity, RunDir, identity_of_label, run_label, series
 
 
 @dataclass
@@ -37,10 +37,9 @@ class Run:
 
     @property
     def algorithm(self) -> str:
-        """The display label: sac-reparam, sac-beta-score, sac-discrete-gumbel, reinforce, ...; K-sample pathwise
-        training (agent.reparam_samples K > 1) is another algorithm than one sample: sac-reparam-k8, ..."""
-        k = self.config.get("agent", {}).get("reparam_samples", 1) if self.identity.algorithm == "sac" else 1
-        return f"{self.identity.label}-k{k}" if self.identity.estimator == "reparam" and k > 1 else self.identity.label
+        """The display label, rundir.run_label: sac-reparam, sac-beta-score, sac-discrete-gumbel, reinforce,
+        sac-reparam-k8 (K-sample pathwise training), sac-reparam-vae (on the VAE state-encoder's latent), ..."""
+        return run_label(self.identity, self.config)
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every record holding `key`."""
@@ -89,7 +88,7 @@ def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list
     for r in wandb.Api(timeout=30).runs(path, filters=filters):
         records = [dict(row, step=row["_step"]) for row in r.scan_history()]
         cfg = upgrade_saved_config(r.config)
-        identity = Identity.read({"algorithm": r.job_type})  # a W&B run's job type is its label
+        identity = identity_of_label(r.job_type)  # a W&B run's job type is its run_label
         runs.append(Run(r.name, identity, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
     return runs
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -90,6 +92,27 @@ IDENTITIES = (
 """Every combination the package trains."""
 # "sac" alone labelled SAC runs before the estimator was part of the label.
 LEGACY_LABELS = {i.label: i for i in IDENTITIES} | {"sac": Identity("sac", "tanh_gaussian", "reparam")}
+
+
+def run_label(identity: Identity, config: Mapping[str, Any]) -> str:
+    """What reports call a run and W&B groups it by (its job type): the identity's label, plus -k<K> for pathwise
+    training on K samples per state (agent.reparam_samples > 1) and -vae for SAC on the VAE state-encoder's latent
+    (encoder=vae). Both train the same policy with the same estimator on another objective or input, whose curves
+    must not be pooled with the plain runs': sac-reparam-k8, sac-reparam-vae, sac-beta-reparam-vae, ..."""
+    label = identity.label
+    if identity.algorithm == "reinforce":
+        return label
+    k = config.get("agent", {}).get("reparam_samples", 1)
+    if identity.algorithm == "sac" and identity.estimator == "reparam" and k > 1:
+        label += f"-k{k}"
+    if config.get("encoder", {}).get("name", "none") == "vae":
+        label += "-vae"
+    return label
+
+
+def identity_of_label(label: str) -> Identity:
+    """The identity a run_label names (a W&B run's job type): its label without the -k<K> and -vae parts."""
+    return Identity.read({"algorithm": re.sub(r"(-k\d+)?(-vae)?$", "", label)})
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from sac.run.checkpointer import Checkpointer, Snapshot, check_finite
 from sac.run.logger import Logger
 from sac.run.options import as_dict
 from sac.run.rollout import ActFn, Evaluator
-from sac.run.rundir import Identity, RunDir
+from sac.run.rundir import Identity, RunDir, run_label
 from sac.run.signals import StopRequests
 
 # The metrics the NaN guard checks when logged: the losses and statistics of the updates. Diagnostics (grad/...),
@@ -88,8 +88,9 @@ class Session:
         identity = Identity.read(self.meta)
         label, position = (self.batch.label, self.batch.position) if self.batch is not None else (None, 0)
         self.logger = Logger(
-            self.run, self.meta["config"], c.wandb, c.total_steps, identity.label, resumed, previous_id, label, position
-        )
+            self.run, self.meta["config"], c.wandb, c.total_steps, run_label(identity, self.meta["config"]), resumed,
+            previous_id, label, position,
+        )  # fmt: skip
         self.run.write_info(**identity.fields(), wandb_run_id=self.logger.wandb_run_id, pid=os.getpid(), finished=False)
         precision = {"precision": self.meta["precision"]} if "precision" in self.meta else {}  # SAC runs: resolved
         self.run.add_segment(self.start_step, provenance.record() | precision)
