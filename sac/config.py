@@ -334,6 +334,9 @@ class CompareConfig:
     stages: list[int] = field(default_factory=list)
     """Steps at which to tabulate each algorithm's eval return (IQM [CI]), its own estimator's gradient statistics
     and its wall time, e.g. [100000,200000,300000]; none: no stage table."""
+    curves: list[str] = field(default_factory=list)
+    """Other logged metrics to plot per env as the eval return is (mean over seeds per algorithm and a 95% bootstrap
+    band), in the page and the W&B report, e.g. [vae/active_units,vae/kl,vae/recon_loss,train/q_mean]."""
 
 
 SCHEMAS: dict[str, type] = {

@@ -45,7 +45,8 @@ def three_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_path: Path) -> None:
-    c = CompareConfig(runs=[str(p) for p in three_runs], wandb_project="sac-reparam", wandb_entity="someone")
+    c = CompareConfig(runs=[str(p) for p in three_runs], wandb_project="sac-reparam", wandb_entity="someone",
+                      curves=["train/q_mean"])  # fmt: skip
     out = build_report(c, tmp_path)
     spec = json.loads((out / "wandb_report.json").read_text())
     assert spec["displayName"] == c.title and spec["project"] == {"name": "sac-reparam", "entityName": "someone"}
@@ -60,8 +61,9 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
         assert f'"{metric}"' in text
     (grid,) = [b for b in spec["spec"]["blocks"] if b["type"] == "panel-grid"]
     panels = grid["metadata"]["panelBankSectionConfig"]["panels"]
-    assert len(panels) == 5
-    assert [p["config"].get("yLogScale") for p in panels[1:]] == [True, True, True, True]
+    assert len(panels) == 6
+    assert [p["config"].get("yLogScale") for p in panels[2:]] == [True, True, True, True]
+    assert panels[1]["config"]["metrics"] == ["train/q_mean"] and panels[1]["config"]["groupBy"] == "jobType"
     # The run set selects the offline W&B run by id; its group-by is the algorithm (W&B job type).
     wandb_id = RunDir(three_runs[0]).read_info()["wandb_run_id"]
     assert grid["metadata"]["runSets"][0]["filters"]["filters"][0]["value"] == [wandb_id]
@@ -74,6 +76,7 @@ def test_report_spec_holds_the_panels_and_the_runs(three_runs: list[Path], tmp_p
         assert f"<td>{name}</td><td>{algorithm}</td>" in page
     assert {p.name for p in out.glob("*.png")} == {
         "eval_return_Pendulum-v1.png",
+        "train_q_mean_Pendulum-v1.png",  # curves=[...]: the SAC runs log it, REINFORCE does not
         "grad_total_variance.png",
         "grad_variance_times_cost.png",
         "grad_snr.png",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,36 +95,30 @@ def write_stage_csv(rows: list[StageRow], path: Path) -> Path:
     return path
 
 
-def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
-    """One PNG per panel: eval return per env (mean over seeds per algorithm and a 95% bootstrap band) and the
-    gradient diagnostics of each estimator (mean over the runs of an env and policy) on a log scale.
-    Returns [(title, path)]."""
+def plot_panels(runs: list[Run], out: Path, metrics: Sequence[str] = ()) -> list[tuple[str, Path]]:
+    """One PNG per panel: eval return per env, then each of `metrics` per env (mean over seeds per algorithm
+    and a 95% bootstrap band), and the gradient diagnostics of each estimator (mean over the runs of an env and
+    policy) on a log scale. Returns [(title, path)]."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels = []
-    for env in sorted({r.env_id for r in runs}):
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for algorithm in sorted({r.algorithm for r in runs if r.env_id == env}):
-            curves = [r.series("eval/return_mean") for r in runs if r.env_id == env and r.algorithm == algorithm]
-            curves = [c for c in curves if len(c[0])]
-            if not curves:
-                continue
-            grid = np.unique(np.concatenate([steps for steps, _ in curves]))
-            # Each run's curve up to its last evaluation only: a run still training does not extend flat.
-            ys = np.stack([np.interp(grid, steps, values, right=np.nan) for steps, values in curves])
-            mean = np.nanmean(ys, axis=0)
-            (line,) = ax.plot(grid, mean, label=f"{algorithm} ({len(curves)} seed{'s' * (len(curves) > 1)})")
-            low, high = bootstrap_band(ys)
-            ax.fill_between(grid, low, high, alpha=0.2, color=line.get_color())
-        ax.set(title=f"Evaluation return, {env}", xlabel="environment steps", ylabel="mean eval return")
-        ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
-        if ends and max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC vs REINFORCE): log steps
-            ax.set_xscale("log")
-        ax.legend()
-        panels.append((f"Evaluation return, {env}", _save(fig, out / f"eval_return_{env}.png")))
+    plotted = [("eval/return_mean", "Evaluation return", "mean eval return"), *((key, key, key) for key in metrics)]
+    for key, title, ylabel in plotted:
+        for env in sorted({r.env_id for r in runs}):
+            fig, ax = plt.subplots(figsize=(7, 4))
+            if _seed_bands(ax, [r for r in runs if r.env_id == env], key):
+                ax.set(title=f"{title}, {env}", xlabel="environment steps", ylabel=ylabel)
+                ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
+                if ends and max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC, REINFORCE)
+                    ax.set_xscale("log")
+                ax.legend()
+                name = "eval_return" if key == "eval/return_mean" else key.replace("/", "_")
+                panels.append((f"{title}, {env}", _save(fig, out / f"{name}_{env}.png")))
+            else:
+                plt.close(fig)
 
     diagnosed = [r for r in runs if any(k.startswith("grad/") for rec in r.records for k in rec)]
     # One line per env, policy and estimator: the mean over that group's runs at each diagnostic step.
@@ -147,6 +142,25 @@ def plot_panels(runs: list[Run], out: Path) -> list[tuple[str, Path]]:
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         panels.append((title, _save(fig, out / f"grad_{stat}.png")))
     return panels
+
+
+def _seed_bands(ax: Any, runs: list[Run], key: str) -> bool:
+    """Per algorithm, the mean over its runs of `key` and a 95% bootstrap band over them; whether any run logged it.
+    Each run's curve ends at its last value: a run still training does not extend flat."""
+    drawn = False
+    for algorithm in sorted({r.algorithm for r in runs}):
+        curves = [c for c in (r.series(key) for r in runs if r.algorithm == algorithm) if len(c[0])]
+        if not curves:
+            continue
+        grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+        ys = np.stack([np.interp(grid, steps, values, right=np.nan) for steps, values in curves])
+        (line,) = ax.plot(
+            grid, np.nanmean(ys, axis=0), label=f"{algorithm} ({len(curves)} seed{'s' * (len(curves) > 1)})"
+        )
+        low, high = bootstrap_band(ys)
+        ax.fill_between(grid, low, high, alpha=0.2, color=line.get_color())
+        drawn = True
+    return drawn
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -300,6 +314,8 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
             groupby_rangefunc="minmax",
         )
     ]
+    panels += [wr.LinePlot(title=key, x="Step", y=[key], groupby="JobType", groupby_aggfunc="mean",
+                           groupby_rangefunc="minmax") for key in c.curves]  # fmt: skip
     for stat, title in GRAD_PANELS.items():
         panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in DIAGNOSED], log_y=True))
     names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))

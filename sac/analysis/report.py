@@ -29,7 +29,7 @@ def build_report(c: CompareConfig, out: Path) -> Path:
     runs = collect_runs(c)
     out.mkdir(parents=True, exist_ok=True)
     tables = tabulate(runs, c.stages)
-    panels = plot_panels(runs, out)
+    panels = plot_panels(runs, out, c.curves)
     page = write_html(runs, tables, panels, c.title, out)
     write_estimator_csv(tables.estimators, out / "estimators.csv")
     if tables.stages:
