@@ -1,5 +1,6 @@
 """The estimator study's committed report (benchmarks/measured/estimator_study/report/) against its raw files: every
-row of its stage table recomputed from the runs' metrics.jsonl, written here without the report's code."""
+row of its stage table and of its early-SNR table recomputed from the runs' metrics.jsonl, written here without the
+report's code."""
 
 import csv
 import json
@@ -28,7 +29,7 @@ def raw_runs() -> list[dict]:
             label += f"-k{samples.group(1)}"
         env = ENV_IDS[folder.name.split("_")[0]]
         records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line]
-        runs.append({"env": env, "label": label, "estimator": estimator, "records": records})
+        runs.append({"name": folder.name, "env": env, "label": label, "estimator": estimator, "records": records})
     return runs
 
 
@@ -63,3 +64,27 @@ def test_every_stage_row_follows_from_the_raw_files() -> None:
             assert float(row["snr"]) == pytest.approx(sum(snrs) / len(snrs), rel=1e-12), row
         else:
             assert math.isnan(float(row["snr"])), row
+
+
+def test_every_early_snr_row_follows_from_the_raw_files() -> None:
+    """Each run's median SNR of its own estimator up to 100k and its return at 300k, and the rank correlation's point
+    value per env as 1 - 6 sum d^2 / (n (n^2 - 1)) where neither side ties."""
+    rows = list(csv.DictReader((REPORT / "early_snr.csv").open()))
+    assert rows, "the study's runs with early diagnostics are in the table"
+    runs = {r["name"]: r for r in raw_runs()}
+    for row in rows:
+        run = runs[row["run"]]
+        key = f"grad/{'reparam_k' if '-k' in run['label'] else run['estimator']}/snr"
+        snrs = sorted(rec[key] for rec in run["records"] if rec["step"] <= 100_000 and key in rec)
+        median = (snrs[(len(snrs) - 1) // 2] + snrs[len(snrs) // 2]) / 2
+        assert float(row["early_snr_median"]) == pytest.approx(median, rel=1e-12), row
+        assert float(row["later_return"]) == latest(run["records"], "eval/return_mean", 200_000, 300_000), row
+    for env in {r["env"] for r in rows}:
+        pairs = [(float(r["early_snr_median"]), float(r["later_return"])) for r in rows if r["env"] == env]
+        rank = lambda values: {v: i for i, v in enumerate(sorted(values))}  # noqa: E731
+        snr_rank, return_rank = rank([p[0] for p in pairs]), rank([p[1] for p in pairs])
+        if len(snr_rank) == len(return_rank) == len(pairs):  # no ties
+            n = len(pairs)
+            d2 = sum((snr_rank[s] - return_rank[r]) ** 2 for s, r in pairs)
+            rho = 1 - 6 * d2 / (n * (n * n - 1))
+            assert all(float(r["spearman_rho"]) == pytest.approx(rho) for r in rows if r["env"] == env)

@@ -1,3 +1,4 @@
+import itertools
 import json
 import math
 import time
@@ -230,3 +231,37 @@ def test_bootstrap_band_brackets_the_mean_and_ignores_stopped_runs() -> None:
     low, high = bootstrap_band(curves)
     assert np.all(low[:2] <= [3.0, 4.0]) and np.all(high[:2] >= [3.0, 4.0])
     assert low[0] >= 1.0 and high[0] <= 5.0 and low[2] == high[2] == 9.0  # only the last run reached step 3
+
+
+def test_early_snr_ranks_runs_by_their_early_snr_against_their_later_return() -> None:
+    from sac.analysis.runs import Run
+    from sac.analysis.stats import spearman
+    from sac.analysis.tables import early_snr
+
+    def records(snrs: list[float], returns: list[float]) -> list[dict]:
+        rows = [
+            {"step": s, "grad/score/snr": v, "grad/reparam/snr": 99.0} for s, v in zip((5, 10, 15), snrs, strict=False)
+        ]
+        return rows + [{"step": s, "eval/return_mean": r} for s, r in zip((10, 20), returns, strict=False)]
+
+    def implicit(snr: float, ret: float) -> list[dict]:
+        return [{"step": 10, "grad/reparam/snr": snr}, {"step": 20, "eval/return_mean": ret}]
+
+    score, beta = Identity("sac", "tanh_gaussian", "score"), Identity("sac", "beta", "reparam")
+    runs = [Run("a", score, "Hopper-v5", 0, records([1.0, 2.0, 50.0], [0.0, 300.0])),  # median up to 10: 1.5
+            Run("b", score, "Hopper-v5", 1, records([3.0, 3.0, 0.0], [0.0, 100.0])),
+            Run("c", beta, "Hopper-v5", 0, implicit(0.5, 200.0)), Run("d", beta, "Hopper-v5", 1, implicit(4.0, 400.0)),
+            Run("short", score, "Hopper-v5", 2, records([9.0, 9.0, 9.0], [500.0])),  # never reached step 20
+            Run("late", score, "Hopper-v5", 3, records([], [0.0, 900.0]))]  # fmt: skip  # no diagnostic by step 10
+    (table,) = early_snr(runs, [10, 20])
+    assert [(r.name, r.early_snr, r.later_return) for r in table.runs] == [
+        ("c", 0.5, 200.0), ("d", 4.0, 400.0), ("a", 1.5, 300.0), ("b", 3.0, 100.0)]  # fmt: skip  # by algorithm, seed
+    # Ranks of the SNRs (1, 4, 2, 3) and of the returns (2, 4, 3, 1): 1 - 6 * sum(d^2) / (n (n^2 - 1)), d = -1, 0, -1, 2
+    assert table.rho[0] == pytest.approx(1 - 6 * 6 / (4 * 15))
+    assert table.rho[1] <= table.rho[0] <= table.rho[2]
+    # Untied, the 24 pairings give the rhos of the 24 permutations pi of the ranks, 1 - 6 sum (i - pi(i))^2 / 60:
+    # |rho| >= 0.4 for 18 of them (sum of squares <= 6 or >= 14).
+    sums = [sum((i - p) ** 2 for i, p in enumerate(pi)) for pi in itertools.permutations(range(4))]
+    assert sum(abs(1 - d / 10) >= 0.4 - 1e-12 for d in sums) == 18 and table.p == pytest.approx(18 / 24)
+    assert early_snr(runs, [20]) == [] and early_snr(runs[:2], [10, 20]) == []  # one stage; fewer than 3 runs
+    assert spearman(np.array([1.0, 2.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.9486832980505138)

@@ -14,7 +14,16 @@ import numpy as np
 
 from sac.analysis.runs import Run
 from sac.analysis.stats import bootstrap_band
-from sac.analysis.tables import ESTIMATOR_STATS, STAGE_STATS, Aggregate, EstimatorRow, Improvement, StageRow, Tables
+from sac.analysis.tables import (
+    ESTIMATOR_STATS,
+    STAGE_STATS,
+    Aggregate,
+    EarlySnr,
+    EstimatorRow,
+    Improvement,
+    StageRow,
+    Tables,
+)
 from sac.config import CompareConfig
 
 # The estimators diagnostics log (sac/estimators.py), each with its line style.
@@ -93,6 +102,50 @@ def write_stage_csv(rows: list[StageRow], path: Path) -> Path:
             writer.writerow([r.env_id, r.algorithm, r.step, r.runs, *ret, r.estimator,
                              *(r.stats[k] for k in STAGE_STATS), r.seconds_per_1k])  # fmt: skip
     return path
+
+
+EARLY_SNR_COLUMNS = ("env", "run", "algorithm", "seed", "early SNR (median)", "later eval return")
+
+
+def early_snr_summary(t: EarlySnr) -> str:
+    rho = f"{t.rho[0]:.2f}" if math.isnan(t.rho[1]) else ci_text(t.rho, 2)
+    return (f"{t.env_id}: Spearman's rho between each run's median SNR up to step {t.early:,} and its eval return at "
+            f"{t.later:,}: {rho}, permutation p = {t.p:.2g}, over {len(t.runs)} runs")  # fmt: skip
+
+
+def early_snr_rows(tables: list[EarlySnr]) -> list[list[str]]:
+    return [[r.env_id, r.name, r.algorithm, str(r.seed), f"{r.early_snr:.3g}", f"{r.later_return:.0f}"]
+            for t in tables for r in t.runs]  # fmt: skip
+
+
+def early_snr_markdown(tables: list[EarlySnr]) -> str:
+    summaries = "\n".join(f"- {early_snr_summary(t)}" for t in tables)
+    return summaries + "\n\n" + markdown_table(EARLY_SNR_COLUMNS, early_snr_rows(tables))
+
+
+def write_early_snr_csv(tables: list[EarlySnr], path: Path) -> Path:
+    """Every run's early SNR and later return, with its env's rho and CI on each line."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["env", "run", "algorithm", "seed", "early_step", "early_snr_median", "later_step",
+                         "later_return", "spearman_rho", "rho_ci_low", "rho_ci_high", "permutation_p"])  # fmt: skip
+        for t in tables:
+            for r in t.runs:
+                writer.writerow([r.env_id, r.name, r.algorithm, r.seed, t.early, r.early_snr, t.later, r.later_return,
+                                 *t.rho, t.p])  # fmt: skip
+    return path
+
+
+def early_snr_html(tables: list[EarlySnr]) -> str:
+    """The early-SNR table, or nothing without two stages or three runs to rank."""
+    if not tables:
+        return ""
+    summaries = "".join(f"<li>{html.escape(early_snr_summary(t))}</li>" for t in tables)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in EARLY_SNR_COLUMNS)
+    cells = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                      for row in early_snr_rows(tables))  # fmt: skip
+    return (f"<h2>Does early SNR predict the later return?</h2>\n<p>{html.escape(EARLY_SNR_NOTE)}</p>\n"
+            f'<ul>{summaries}</ul>\n<table class="estimators"><tr>{head}</tr>\n{cells}\n</table>')  # fmt: skip
 
 
 def plot_panels(runs: list[Run], out: Path, metrics: Sequence[str] = ()) -> list[tuple[str, Path]]:
@@ -216,7 +269,7 @@ def write_html(runs: list[Run], tables: Tables, panels: list[tuple[str, Path]], 
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in estimator_cells(r)) + "</tr>"
         for r in tables.estimators
     )
-    stages = stages_html(tables.stages)
+    stages = stages_html(tables.stages) + early_snr_html(tables.early_snr)
     figures = "\n".join(f'<h2>{html.escape(t)}</h2>\n<img src="{p.name}" alt="{html.escape(t)}">' for t, p in panels)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -265,6 +318,15 @@ STAGE_NOTE = (
     "statistics of the estimator it trains with, at its last measurement up to that step on each run's own policy "
     "and critics, averaged over the runs; and the wall time per 1000 steps since the previous stage (the median over "
     "runs of 1000 / the median logged steps/s; runs that shared a machine with other work read slower)."
+)
+
+EARLY_SNR_NOTE = (
+    "Each run's signal-to-noise ratio of the gradient estimator it trains with (the median of its live diagnostics "
+    "up to the first stage) beside its eval return at the last stage (its last evaluation after the stage before), "
+    "pooled over the algorithms of an env; Spearman's rank correlation with a 95% bootstrap CI over the runs and its "
+    "two-sided permutation p-value (over a handful of runs the bootstrap CI collapses onto the observed rho; the "
+    "p-value says how often chance alone ranks them as well). A run enters only if it was diagnosed early and trained "
+    "to the last stage."
 )
 
 ESTIMATOR_NOTE = (
@@ -323,6 +385,9 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
     if tables.stages:
         stage_blocks = [wr.H2(text="At each stage of training"), wr.P(text=STAGE_NOTE),
                         wr.MarkdownBlock(text=stage_markdown(tables.stages))]  # fmt: skip
+    if tables.early_snr:
+        stage_blocks += [wr.H2(text="Does early SNR predict the later return?"), wr.P(text=EARLY_SNR_NOTE),
+                         wr.MarkdownBlock(text=early_snr_markdown(tables.early_snr))]  # fmt: skip
     return wr.Report(
         entity=c.wandb_entity or "",
         project=c.wandb_project or "",

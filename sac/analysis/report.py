@@ -9,7 +9,14 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sac.analysis.render import plot_panels, wandb_report, write_estimator_csv, write_html, write_stage_csv
+from sac.analysis.render import (
+    plot_panels,
+    wandb_report,
+    write_early_snr_csv,
+    write_estimator_csv,
+    write_html,
+    write_stage_csv,
+)
 from sac.analysis.runs import collect_runs
 from sac.analysis.tables import tabulate
 from sac.config import CompareConfig
@@ -34,6 +41,8 @@ def build_report(c: CompareConfig, out: Path) -> Path:
     write_estimator_csv(tables.estimators, out / "estimators.csv")
     if tables.stages:
         write_stage_csv(tables.stages, out / "stages.csv")
+    if tables.early_snr:
+        write_early_snr_csv(tables.early_snr, out / "early_snr.csv")
     publish = c.publish and bool(c.wandb_project and c.wandb_entity)
     reason = why_offline() if publish else "publishing needs publish=true, wandb_project and wandb_entity"
     report = wandb_report(runs, tables, c, online=reason is None)

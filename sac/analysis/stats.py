@@ -3,8 +3,11 @@ Precipice"): robust point estimates with stratified bootstrap confidence interva
 
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -59,3 +62,55 @@ def bootstrap_band(curves: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple
         warnings.simplefilter("ignore", RuntimeWarning)  # a resample of only stopped runs: NaN at that step
         means = np.nanmean(curves[picks], axis=1)  # (reps, T)
         return np.nanpercentile(means, 2.5, axis=0), np.nanpercentile(means, 97.5, axis=0)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of paired values x, y (n,): Pearson's correlation of their ranks, ties given their
+    average rank; nan when either side's ranks are all equal."""
+    rx, ry = _average_ranks(np.asarray(x, dtype=float)), _average_ranks(np.asarray(y, dtype=float))
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    norm = math.sqrt(float((rx * rx).sum() * (ry * ry).sum()))
+    return float((rx * ry).sum() / norm) if norm > 0 else math.nan
+
+
+def spearman_ci(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Spearman's rho with its 95% percentile-bootstrap CI over the pairs (resampled with replacement; a resample
+    whose ranks are all tied on one side is left out): (rho, 2.5%, 97.5%)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(x), size=(reps, len(x)))
+    samples = np.array([spearman(x[p], y[p]) for p in picks])
+    samples = samples[~np.isnan(samples)]
+    if not len(samples):
+        return spearman(x, y), math.nan, math.nan
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return spearman(x, y), float(low), float(high)
+
+
+def spearman_p(x: np.ndarray, y: np.ndarray, reps: int = 10000, seed: int = 0) -> float:
+    """Two-sided permutation p-value of Spearman's rho: the share of pairings of y with x at least as correlated, in
+    absolute value, as the observed one; every pairing when n <= 8 (exact), else `reps` random ones. A bootstrap CI
+    over a handful of runs collapses onto the observed rho; this says how often chance alone ranks them as well
+    (with n = 3 at least 2 of the 6 pairings do)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    observed = abs(spearman(x, y))
+    if math.isnan(observed):
+        return math.nan
+    if len(x) <= 8:
+        pairings: Iterable[Any] = itertools.permutations(range(len(y)))
+    else:
+        rng = np.random.default_rng(seed)
+        pairings = (rng.permutation(len(y)) for _ in range(reps))
+    rhos = np.array([abs(spearman(x, y[list(p)])) for p in pairings])
+    return float(np.mean(rhos >= observed - 1e-12))
+
+
+def _average_ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of v (n,), tied values sharing the mean of their ranks."""
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v))
+    ranks[order] = np.arange(1, len(v) + 1)
+    for value in np.unique(v):
+        tied = v == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks

@@ -1,6 +1,7 @@
 """The tables a report shows, each computed once from the runs (`tabulate`) and then rendered (render.py):
 per env and algorithm the IQM of final and average eval return, P(improvement) for every pair of algorithms that
-share an env, every estimator the runs' diagnostics measured, and each algorithm at given stages of training."""
+share an env, every estimator the runs' diagnostics measured, each algorithm at given stages of training, and
+whether a run's early gradient SNR predicts its return at the last stage."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sac.analysis.runs import Run
-from sac.analysis.stats import area_under_curve, iqm_ci, probability_of_improvement, stratified_bootstrap_ci
+from sac.analysis.stats import (
+    area_under_curve,
+    iqm_ci,
+    probability_of_improvement,
+    spearman_ci,
+    spearman_p,
+    stratified_bootstrap_ci,
+)
 
 CI = tuple[float, float, float]
 """(point estimate, 2.5%, 97.5%) of a stratified bootstrap."""
@@ -220,13 +228,65 @@ def stage_table(runs: list[Run], stages: list[int]) -> list[StageRow]:
 
 
 @dataclass
+class EarlySnrRun:
+    env_id: str
+    name: str
+    algorithm: str
+    seed: int
+    early_snr: float
+    """The median SNR of the estimator the run trains with, over its diagnostics up to the early stage."""
+    later_return: float
+    """Its last eval return up to the last stage, after the stage before it."""
+
+
+@dataclass
+class EarlySnr:
+    """Does a run's gradient SNR early in training predict its return later? Per env, over every run that was
+    diagnosed by the early stage and trained to the last: Spearman's rho between the two, its 95% bootstrap CI and
+    its permutation p-value."""
+
+    env_id: str
+    early: int
+    later: int
+    runs: list[EarlySnrRun]
+    rho: CI
+    p: float
+    """The two-sided permutation p-value of rho (stats.spearman_p)."""
+
+
+def early_snr(runs: list[Run], stages: list[int]) -> list[EarlySnr]:
+    """With stages [s_1, ..., s_n], n >= 2: each run's median own-estimator SNR over its diagnostics at steps <= s_1
+    against its return at s_n (as the stage table reads it), pooled over the algorithms of an env: the question is
+    whether the estimators' signal early on orders the runs' later results, across estimators and seeds alike."""
+    if len(stages) < 2:
+        return []
+    early, previous, later = stages[0], stages[-2], stages[-1]
+    tables = []
+    for env in sorted({r.env_id for r in runs}):
+        rows = []
+        for r in sorted((r for r in runs if r.env_id == env), key=lambda r: (r.algorithm, r.seed)):
+            key = f"grad/{own_estimator(r)}/snr"
+            snrs = [rec[key] for rec in r.records if rec["step"] <= early and key in rec]
+            returns = last_values([r], "eval/return_mean", previous, later)
+            if snrs and returns:
+                rows.append(EarlySnrRun(env, r.name, r.algorithm, r.seed, float(np.median(snrs)), returns[0]))
+        if len(rows) >= 3:  # fewer pairs have no rank correlation to speak of
+            x, y = np.array([r.early_snr for r in rows]), np.array([r.later_return for r in rows])
+            tables.append(EarlySnr(env, early, later, rows, spearman_ci(x, y), spearman_p(x, y)))
+    return tables
+
+
+@dataclass
 class Tables:
     aggregates: list[Aggregate]
     improvements: list[Improvement]
     estimators: list[EstimatorRow]
     stages: list[StageRow]
+    early_snr: list[EarlySnr]
 
 
 def tabulate(runs: list[Run], stages: list[int] | None = None) -> Tables:
     """Every table of a report, computed once (each bootstrap is 2000 resamples)."""
-    return Tables(aggregate(runs), improvements(runs), estimator_table(runs), stage_table(runs, stages or []))
+    stages = stages or []
+    return Tables(aggregate(runs), improvements(runs), estimator_table(runs), stage_table(runs, stages),
+                  early_snr(runs, stages))  # fmt: skip
