@@ -41,8 +41,11 @@ def test_run_labels_name_k_sample_and_vae_training_apart_and_read_back_to_their_
     assert run_label(beta, vae) == "sac-beta-reparam-vae"
     assert run_label(score, k8) == "sac-score"  # K samples there are the score estimator's own, not pathwise
     assert run_label(reinforce, vae) == "reinforce"
+    bf16 = {"precision": "bf16"}
+    assert run_label(reparam, bf16) == "sac-reparam-bf16" and run_label(reparam, {"precision": "auto"}) == "sac-reparam"
+    assert run_label(reparam, k8 | vae | bf16) == "sac-reparam-k8-vae-bf16"
     for identity in IDENTITIES:  # a W&B run's job type is its run_label: it reads back to the identity
-        for config in ({}, vae, k8, k8 | vae):
+        for config in ({}, vae, k8, k8 | vae, bf16, k8 | vae | bf16):
             assert identity_of_label(run_label(identity, config)) == identity
 
 

@@ -96,9 +96,10 @@ LEGACY_LABELS = {i.label: i for i in IDENTITIES} | {"sac": Identity("sac", "tanh
 
 def run_label(identity: Identity, config: Mapping[str, Any]) -> str:
     """What reports call a run and W&B groups it by (its job type): the identity's label, plus -k<K> for pathwise
-    training on K samples per state (agent.reparam_samples > 1) and -vae for SAC on the VAE state-encoder's latent
-    (encoder=vae). Both train the same policy with the same estimator on another objective or input, whose curves
-    must not be pooled with the plain runs': sac-reparam-k8, sac-reparam-vae, sac-beta-reparam-vae, ..."""
+    training on K samples per state (agent.reparam_samples > 1), -vae for SAC on the VAE state-encoder's latent
+    (encoder=vae) and -bf16 for a run configured precision=bf16. Each trains the same policy with the same estimator
+    on another objective, input or arithmetic, whose curves must not be pooled with the plain runs': sac-reparam-k8,
+    sac-reparam-vae, sac-beta-reparam-vae, sac-reparam-bf16, ..."""
     label = identity.label
     if identity.algorithm == "reinforce":
         return label
@@ -107,12 +108,14 @@ def run_label(identity: Identity, config: Mapping[str, Any]) -> str:
         label += f"-k{k}"
     if config.get("encoder", {}).get("name", "none") == "vae":
         label += "-vae"
+    if config.get("precision") == "bf16":
+        label += "-bf16"
     return label
 
 
 def identity_of_label(label: str) -> Identity:
-    """The identity a run_label names (a W&B run's job type): its label without the -k<K> and -vae parts."""
-    return Identity.read({"algorithm": re.sub(r"(-k\d+)?(-vae)?$", "", label)})
+    """The identity a run_label names (a W&B run's job type): its label without the -k<K>, -vae and -bf16 parts."""
+    return Identity.read({"algorithm": re.sub(r"(-k\d+)?(-vae)?(-bf16)?$", "", label)})
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
