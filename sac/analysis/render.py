@@ -366,18 +366,10 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
         name="runs",
         filters=filters,
     )
-    panels: list[Any] = [
-        wr.LinePlot(
-            title="Evaluation return",
-            x="Step",
-            y=["eval/return_mean"],
-            groupby="JobType",
-            groupby_aggfunc="mean",
-            groupby_rangefunc="minmax",
-        )
-    ]
-    panels += [wr.LinePlot(title=key, x="Step", y=[key], groupby="JobType", groupby_aggfunc="mean",
-                           groupby_rangefunc="minmax") for key in c.curves]  # fmt: skip
+    # Eval return and the asked-for curves grouped by algorithm (the job type, rundir.run_label): mean and range.
+    grouped = [("eval/return_mean", "Evaluation return"), *((key, key) for key in c.curves)]
+    panels: list[Any] = [wr.LinePlot(title=title, x="Step", y=[key], groupby="JobType", groupby_aggfunc="mean",
+                                     groupby_rangefunc="minmax") for key, title in grouped]  # fmt: skip
     for stat, title in GRAD_PANELS.items():
         panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in DIAGNOSED], log_y=True))
     names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))
