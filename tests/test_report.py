@@ -265,3 +265,19 @@ def test_early_snr_ranks_runs_by_their_early_snr_against_their_later_return() ->
     assert sum(abs(1 - d / 10) >= 0.4 - 1e-12 for d in sums) == 18 and table.p == pytest.approx(18 / 24)
     assert early_snr(runs, [20]) == [] and early_snr(runs[:2], [10, 20]) == []  # one stage; fewer than 3 runs
     assert spearman(np.array([1.0, 2.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.9486832980505138)
+
+
+def test_final_return_tables_leave_out_runs_still_training() -> None:
+    from sac.analysis.runs import Run
+    from sac.analysis.tables import tabulate
+
+    score = Identity("sac", "tanh_gaussian", "score")
+    evals = [[{"step": 10, "eval/return_mean": 50.0}, {"step": 20, "eval/return_mean": 100.0 + k}] for k in range(2)]
+    runs = [Run(f"s{k}", score, "Hopper-v5", k, records) for k, records in enumerate(evals)]
+    runs.append(Run("training", score, "Hopper-v5", 2, [{"step": 10, "eval/return_mean": -500.0}], finished=False))
+    tables = tabulate(runs, [10, 20])
+    (row,) = tables.aggregates
+    assert row.runs == 2 and row.final[0] == pytest.approx(100.5)  # not dragged down by where the third run stands
+    (estimator,) = tables.estimators
+    assert estimator.trained_runs == 2
+    assert tables.stages[0].runs == 3 and tables.stages[1].runs == 2  # the stage table: every run up to its steps

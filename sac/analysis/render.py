@@ -278,7 +278,7 @@ table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</styl
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(DESCRIPTION)}</p>
-<h2>Across seeds: interquartile mean, 95% stratified bootstrap CI</h2>
+<h2>Across seeds (finished runs): interquartile mean, 95% stratified bootstrap CI</h2>
 <table><tr><th>env</th><th>algorithm</th><th>runs</th><th>IQM final return</th>
 <th>IQM mean return over training</th></tr>
 {aggregates}
@@ -389,7 +389,7 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
             wr.H1(text=c.title),
             wr.P(text=DESCRIPTION),
             wr.P(text=f"Runs: {names}."),
-            wr.H2(text="Across seeds: interquartile mean, 95% stratified bootstrap CI"),
+            wr.H2(text="Across seeds (finished runs): interquartile mean, 95% stratified bootstrap CI"),
             wr.MarkdownBlock(text=aggregate_markdown(tables.aggregates, tables.improvements)),
             *stage_blocks,
             wr.H2(text="Every estimator, per env"),

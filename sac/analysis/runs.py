@@ -30,6 +30,8 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     trained_to: int | None = None
     """The last step the run logged, also when `records` were cut short of it (compare_estimators.py max_step)."""
+    finished: bool = True
+    """Whether it trained to its budget (run.json; a W&B run's state): the final-return tables leave out the others."""
 
     @property
     def last_step(self) -> int:
@@ -73,6 +75,7 @@ def load_local_run(path: Path) -> Run:
         records,
         info.get("wandb_run_id"),
         OmegaConf.to_container(config),  # type: ignore[arg-type]
+        finished=bool(info.get("finished", True)),
     )
 
 
@@ -89,7 +92,8 @@ def load_wandb_runs(project: str, entity: str | None, group: str | None) -> list
         records = [dict(row, step=row["_step"]) for row in r.scan_history()]
         cfg = upgrade_saved_config(r.config)
         identity = identity_of_label(r.job_type)  # a W&B run's job type is its run_label
-        runs.append(Run(r.name, identity, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg)))
+        runs.append(Run(r.name, identity, env_id(cfg["env"]["name"]), int(cfg["seed"]), records, r.id, dict(cfg),
+                        finished=r.state == "finished"))  # fmt: skip
     return runs
 
 

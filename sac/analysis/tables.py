@@ -124,7 +124,7 @@ class EstimatorRow:
 
 def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
     """Every estimator the runs' diagnostics measured, per env and policy: the mean of each statistic over all
-    diagnostic steps of all runs of that policy, and the learning outcome of the runs that trained with it.
+    diagnostic steps of all runs of that policy, and the learning outcome of the finished runs that trained with it.
 
     Bias is against the exact gradient for a categorical policy and against the many-sample pathwise reference
     for a continuous one (sac/estimators.py); bias_z = bias_norm / bias_se is about 1 for an unbiased estimator.
@@ -139,7 +139,7 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
                 if p != policy:
                     continue
                 measured = [rec for rec in diagnosed if any(k.startswith(f"grad/{estimator}/") for k in rec)]
-                trained = [r for r in family if r.identity.estimator == estimator]
+                trained = [r for r in family if r.identity.estimator == estimator and r.finished]
                 if not measured and not trained:
                     continue
                 stats = {}
@@ -286,7 +286,10 @@ class Tables:
 
 
 def tabulate(runs: list[Run], stages: list[int] | None = None) -> Tables:
-    """Every table of a report, computed once (each bootstrap is 2000 resamples)."""
+    """Every table of a report, computed once (each bootstrap is 2000 resamples). The final-return tables (the
+    aggregates, P(improvement), the estimators' trained runs) count finished runs only: a run still training would
+    enter with the return of wherever it stopped. The stage tables count each run up to the steps it reached."""
     stages = stages or []
-    return Tables(aggregate(runs), improvements(runs), estimator_table(runs), stage_table(runs, stages),
+    done = [r for r in runs if r.finished]
+    return Tables(aggregate(done), improvements(done), estimator_table(runs), stage_table(runs, stages),
                   early_snr(runs, stages))  # fmt: skip
