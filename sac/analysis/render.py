@@ -141,11 +141,15 @@ def early_snr_html(tables: list[EarlySnr]) -> str:
     if not tables:
         return ""
     summaries = "".join(f"<li>{html.escape(early_snr_summary(t))}</li>" for t in tables)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in EARLY_SNR_COLUMNS)
-    cells = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                      for row in early_snr_rows(tables))  # fmt: skip
     return (f"<h2>Does early SNR predict the later return?</h2>\n<p>{html.escape(EARLY_SNR_NOTE)}</p>\n"
-            f'<ul>{summaries}</ul>\n<table class="estimators"><tr>{head}</tr>\n{cells}\n</table>')  # fmt: skip
+            f"<ul>{summaries}</ul>\n{html_table(EARLY_SNR_COLUMNS, early_snr_rows(tables))}")  # fmt: skip
+
+
+def html_table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
+    """A compact table of text cells, escaped: the HTML twin of markdown_table."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    cells = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="estimators"><tr>{head}</tr>\n{cells}\n</table>'
 
 
 def plot_panels(runs: list[Run], out: Path, metrics: Sequence[str] = ()) -> list[tuple[str, Path]]:
@@ -306,10 +310,8 @@ def stages_html(rows: list[StageRow]) -> str:
     """The stage table, or nothing when the report was asked for no stages."""
     if not rows:
         return ""
-    cells = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in stage_cells(r)) + "</tr>" for r in rows)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in STAGE_COLUMNS)
     return (f"<h2>At each stage of training</h2>\n<p>{html.escape(STAGE_NOTE)}</p>\n"
-            f'<table class="estimators"><tr>{head}</tr>\n{cells}\n</table>')  # fmt: skip
+            f"{html_table(STAGE_COLUMNS, [stage_cells(r) for r in rows])}")  # fmt: skip
 
 
 STAGE_NOTE = (
