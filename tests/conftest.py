@@ -1,10 +1,14 @@
-"""The session-wide fixture every test runs under: offline, quiet W&B in a temp dir. Helpers live in helpers.py."""
+"""The session-wide fixtures every test runs under: offline, quiet W&B in a temp dir, and the learning checks' runs
+started in the background when any is selected. Helpers live in helpers.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from learning_checks import CheckRuns
+
+LEARNING_TESTS = "test_learning.py"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -20,3 +24,27 @@ def quiet_offline_wandb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         mp.delenv("WANDB_BASE_URL", raising=False)
         mp.setenv("NETRC", str(wandb_dir / "no-netrc"))
         yield
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The learning checks run last (a stable sort): their training runs start when the session does."""
+    items.sort(key=lambda item: item.path.name == LEARNING_TESTS)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def learning_pool(quiet_offline_wandb: None, request: pytest.FixtureRequest) -> Iterator[CheckRuns | None]:
+    """The selected learning checks' runs (tests/test_learning.py), started before the first test at nice 19.
+
+    The rest of the suite runs one test at a time and mostly keeps one core busy; the checks' runs, one torch thread
+    each, take the other, and yield any core a test needs. On 2 cores this takes the whole suite from the sum of
+    its parts towards their larger one. None when no learning check is selected (the fast suite)."""
+    names = [item.callspec.params["name"] for item in request.session.items if item.path.name == LEARNING_TESTS]
+    if not names:
+        yield None
+        return
+    runs = CheckRuns(names, nice=19)
+    try:
+        yield runs
+    finally:
+        runs.close()

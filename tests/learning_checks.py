@@ -9,7 +9,7 @@ with bounds and `need` chosen from that distribution so that correct code fails 
 
 `tests/test_learning.py` runs them, and `calibrate_learning_checks.py` beside it measures them: both run exactly the
 same code.
-Each run gets one torch thread in a process of its own, `run_seeds` runs them side by side on the cores.
+Each run gets one torch thread in a process of its own; `SeedPool` runs them side by side on the cores.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import functools
 import multiprocessing
 import os
 import tempfile
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,20 +165,41 @@ def discrete_live_bias(seed: int) -> Statistics:
 
 
 def one_thread(run: Callable[[int], Statistics], seed: int) -> Statistics:
-    """`run(seed)` with one torch thread: how every check's runs are measured and tested."""
+    """`run(seed)` with one torch thread: how every check's runs are measured and tested; adds its wall time in
+    seconds (`seconds`, for the record: no rule reads it)."""
     import torch
 
     torch.set_num_threads(1)
-    return run(seed)
+    start = time.perf_counter()
+    return run(seed) | {"seconds": round(time.perf_counter() - start, 1)}
 
 
-def run_seeds(jobs: Sequence[tuple[Callable[[int], Statistics], int]], workers: int | None = None) -> list[Statistics]:
-    """Run each (check function, seed) in a fresh process with one torch thread, `workers` at a time (default:
-    the cores); the statistics in the order given. Fresh processes (spawn): a run's result may not depend on
-    what ran before it in the same interpreter."""
-    workers = workers or len(os.sched_getaffinity(0))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(one_thread, *zip(*jobs, strict=True)))
+class CheckRuns:
+    """Every seed of the checks `names`, each run with one torch thread in a process of its own (spawned, not forked,
+    so nothing the parent imported or seeded reaches it), `workers` at a time (default: the cores), in the order of
+    `names` (longest first, so that the workers finish together), from the moment this is made.
+
+    `nice` lowers the workers' priority: the suite starts its learning checks at the session's start at nice 19
+    (tests/conftest.py), so that their runs fill the core the other tests leave idle and yield it whenever a test
+    needs it."""
+
+    def __init__(self, names: Sequence[str], workers: int | None = None, nice: int = 0) -> None:
+        self.jobs = [(name, seed) for name in names for seed in CHECKS[name].seeds]
+        workers = workers or len(os.sched_getaffinity(0))
+        self._pool = multiprocessing.get_context("spawn").Pool(workers, initializer=os.nice, initargs=(nice,))
+        self._runs = [self._pool.apply_async(one_thread, (CHECKS[name].run, seed)) for name, seed in self.jobs]
+
+    def results(self) -> dict[str, list[Statistics]]:
+        """Waits for the runs; each check's statistics, in the order of its seeds."""
+        runs: dict[str, list[Statistics]] = {name: [] for name, _ in self.jobs}
+        for (name, _), run in zip(self.jobs, self._runs, strict=True):
+            runs[name].append(run.get())
+        return runs
+
+    def close(self) -> None:
+        """Stops the runs still going: a session that ends early does not wait for them."""
+        self._pool.terminate()
+        self._pool.join()
 
 
 CHECKS: dict[str, Check] = {

@@ -1,5 +1,6 @@
 """Learning checks (slow): every check's seeds run side by side in one pool, one thread each, and each check passes
-when enough of its seeds learn.
+when enough of its seeds learn. The pool starts with the session, in the background at low priority
+(tests/conftest.py), and these tests, which run last, read its results.
 
 A check's outcome is a random draw on any machine other than the one that measured it (see learning_checks.py):
 its bounds and seed count come from its distribution over 24 seeds, stated in docs/testing.md and
@@ -7,7 +8,7 @@ its bounds and seed count come from its distribution over 24 seeds, stated in do
 """
 
 import pytest
-from learning_checks import CHECKS, Statistics, run_seeds
+from learning_checks import CHECKS, CheckRuns, Statistics
 
 LEARNING = ["reinforce-inverted-pendulum", "sac-pendulum-truncated-normal", "sac-pendulum-gaussian-mixture",
             "sac-pendulum-seeds-batched", "sac-pendulum-tanh-reparam", "sac-pendulum-tanh-score", "sac-pendulum-beta",
@@ -18,13 +19,10 @@ gives each one's time)."""
 
 
 @pytest.fixture(scope="module")
-def learning_runs() -> dict[str, list[Statistics]]:
-    jobs = [(name, seed) for name in LEARNING for seed in CHECKS[name].seeds]
-    results = run_seeds([(CHECKS[name].run, seed) for name, seed in jobs])
-    runs: dict[str, list[Statistics]] = {name: [] for name in LEARNING}
-    for (name, _), stats in zip(jobs, results, strict=True):
-        runs[name].append(stats)
-    return runs
+def learning_runs(learning_pool: CheckRuns | None) -> dict[str, list[Statistics]]:
+    """The runs conftest.py started in the background when the session began (these tests run last)."""
+    assert learning_pool is not None
+    return learning_pool.results()
 
 
 @pytest.mark.slow
