@@ -1,18 +1,23 @@
-"""What each lever on the CPU update gives: one SAC update (HalfCheetah sizes: obs 17, act 6, batch 256, 256x256) timed
-under each variant in interleaved blocks, and whether the variant computes the same numbers as the library's update.
+"""What each lever on the CPU update gives: one SAC update (HalfCheetah sizes: obs 17, act 6, batch 256, 256x256; or
+Pendulum's with --small: obs 3, act 1, batch 128, 64x64, the suite's learning checks) timed under each variant in
+interleaved blocks, and whether the variant computes the same numbers as the library's update.
 
     python benchmarks/update_levers.py                  # one torch thread, 9 blocks of 100 updates per variant
     python benchmarks/update_levers.py --threads 2 --blocks 15
+    python benchmarks/update_levers.py --small --skip-compile
 
 Variants (the library's update is `per-critic head`; the others swap one piece of it for the time of their block):
 - per-critic head: the critics' output layer (width 1) as one addmm per critic (sac/networks.py, `_per_critic`);
 - batched head: the same layer as one batched matmul, as before issue 40;
 - per-critic layers: every critic layer as one addmm per critic, no batched matmul at all;
-- compile: compile=true (torch.compile of the critic and actor losses, forward and backward; warmed up first).
+- compile: compile=true (torch.compile of the critic and actor losses, forward and backward; warmed up first);
+- optimizer's own step: `optimizer.zero_grad()` and `optimizer.step()` instead of speed.zero_grad and speed.adam_step
+  (the same fused kernel without torch.optim's Python around it).
 
 A block's time drifts with the host's load by more than the levers' effect, so each variant's blocks alternate with
 the others' and the ratio to the library's update is the median of the per-round ratios. Exactness: from the same
-weights and RNG state, one update of each variant is compared with the library's, metric by metric.
+weights and RNG state, three updates of each variant are compared with the library's, metric by metric (three: the
+first Adam step makes the optimizer's state, and the lean step takes the optimizer's own there).
 """
 
 from __future__ import annotations
@@ -26,13 +31,13 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from sac import networks
+from sac import agent, networks
 from sac.agent import SAC
 from sac.batch import Batch
 from sac.config import AgentConfig
 from sac.run import provenance
 
-OBS, ACT, BATCH = 17, 6, 256
+OBS, ACT, BATCH, HIDDEN = 17, 6, 256, [256, 256]
 Stack = Callable[[networks.CriticEnsemble, Tensor, bool], Tensor]
 
 
@@ -54,6 +59,12 @@ def per_critic_layers(self: networks.CriticEnsemble, inputs: Tensor, detach_para
     return torch.stack(critics)
 
 
+def own_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def batches(n: int) -> list[Batch]:
     g = torch.Generator().manual_seed(0)
     return [
@@ -66,21 +77,30 @@ def batches(n: int) -> list[Batch]:
 class Variant:
     """An agent and the library pieces swapped in while it runs."""
 
-    def __init__(self, compile: bool = False, head: Callable | None = None, stack: Stack | None = None) -> None:
+    def __init__(
+        self,
+        compile: bool = False,
+        head: Callable | None = None,
+        stack: Stack | None = None,
+        step: Callable | None = None,
+    ) -> None:
         torch.manual_seed(0)
-        self.agent = SAC(OBS, ACT, AgentConfig(hidden_sizes=[256, 256], batch_size=BATCH), torch.device("cpu"),
+        self.agent = SAC(OBS, ACT, AgentConfig(hidden_sizes=HIDDEN, batch_size=BATCH), torch.device("cpu"),
                          compile=compile)  # fmt: skip
-        self.head, self.stack = head, stack
+        self.head, self.stack, self.step = head, stack, step
 
     def run(self, batch_list: list[Batch]) -> dict[str, Tensor]:
         default_head, default_stack = networks._per_critic, networks.CriticEnsemble._stack
+        default_step = agent.gradient_step
         networks._per_critic = self.head or default_head  # type: ignore[assignment]
         networks.CriticEnsemble._stack = self.stack or default_stack  # type: ignore[method-assign]
+        agent.gradient_step = self.step or default_step
         try:
             for batch in batch_list:
                 metrics = self.agent.update(batch)
         finally:
             networks._per_critic, networks.CriticEnsemble._stack = default_head, default_stack  # type: ignore[method-assign]
+            agent.gradient_step = default_step
         return metrics
 
 
@@ -90,15 +110,21 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=9)
     parser.add_argument("--updates", type=int, default=100, help="updates per block")
     parser.add_argument("--skip-compile", action="store_true")
+    parser.add_argument("--small", action="store_true", help="Pendulum's sizes: obs 3, act 1, batch 128, 64x64")
     args = parser.parse_args()
+    if args.small:
+        global OBS, ACT, BATCH, HIDDEN
+        OBS, ACT, BATCH, HIDDEN = 3, 1, 128, [64, 64]
     torch.set_num_threads(args.threads)
     cpu = provenance.cpu()
     flags = ", ".join(cpu["flags"])
     print(f"CPU: {cpu['model']}; flags: {flags}; {args.threads} torch thread(s); torch {torch.__version__}")
+    print(f"sizes: obs {OBS}, act {ACT}, batch {BATCH}, hidden {HIDDEN}")
     makers: dict[str, Callable[[], Variant]] = {
         "per-critic head (library)": Variant,
         "batched head": lambda: Variant(head=batched_head),
         "per-critic layers": lambda: Variant(stack=per_critic_layers),
+        "optimizer's own step": lambda: Variant(step=own_step),
     }
     if not args.skip_compile:
         makers["compile=true"] = lambda: Variant(compile=True)
@@ -106,7 +132,7 @@ def main() -> None:
     first = {}
     for name, make in makers.items():  # exactness: the same weights, RNG state and batch
         torch.manual_seed(1)
-        first[name] = make().run(data[:1])
+        first[name] = make().run(data[:3])
     reference = first["per-critic head (library)"]
     variants = {name: make() for name, make in makers.items()}
     for variant in variants.values():  # warm-up (compile happens here)
@@ -118,7 +144,7 @@ def main() -> None:
             variant.run([data[i % len(data)] for i in range(args.updates)])
             times[name].append((time.perf_counter() - start) / args.updates * 1e3)
     base = times["per-critic head (library)"]
-    print(f"{'variant':<28} {'ms/update':>10} {'x library':>10}  same numbers as the library after one update")
+    print(f"{'variant':<28} {'ms/update':>10} {'x library':>10}  same numbers as the library after three updates")
     for name, ms in times.items():
         ratio = statistics.median(m / b for m, b in zip(ms, base, strict=True))
         diff = max(float((first[name][k] - reference[k]).abs()) for k in reference)

@@ -18,7 +18,7 @@ from sac.losses import actor_loss, actor_loss_score, critic_loss, soft_target
 from sac.mixture import TanhGaussianMixture
 from sac.networks import Actor, CriticEnsemble, Distribution
 from sac.parts import SoftTarget, Temperature
-from sac.speed import CudaGraphUpdate, adam, autocast, compile_losses
+from sac.speed import CudaGraphUpdate, adam, adam_step, autocast, compile_losses, zero_grad
 
 
 class SAC:
@@ -201,9 +201,9 @@ class SoftActorCritic(Protocol):
 
 
 def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
-    optimizer.zero_grad()
+    zero_grad(optimizer)
     loss.backward()
-    optimizer.step()
+    adam_step(optimizer)
 
 
 Losses = Callable[[Any], tuple[Tensor, dict[str, Tensor]]]

@@ -29,6 +29,44 @@ def adam(params: Iterable[Any], lr: float, capturable: bool = False) -> torch.op
     return torch.optim.Adam(params, lr=lr, fused=True, capturable=capturable)
 
 
+def adam_step(optimizer: torch.optim.Optimizer) -> None:
+    """`optimizer.step()` for `adam(...)`'s optimizer (fused, one device and dtype, float lr, no AMSGrad), by the two
+    kernels its step calls per param group, the step counters' increment and `torch._fused_adam_`, without the
+    general step's Python around them (hooks, grouping tensors by device and dtype, graph-capture checks), which
+    costs several times the kernels on a small network's CPU update (benchmarks/measured/speed/issue40/).
+    The same kernels on the same tensors: bit for bit `optimizer.step()`. The first step, which makes the state,
+    a CUDA-graph-capturable optimizer and any other configuration take `optimizer.step()` itself."""
+    groups = []
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        states = [optimizer.state[p] for p in params if p in optimizer.state]  # no state before a param's first step
+        special = group["capturable"] or group["amsgrad"] or group["decoupled_weight_decay"]
+        options = group.get("fused") and not special
+        one_kind = len({(p.device, p.dtype) for p in params}) <= 1 and not isinstance(group["lr"], Tensor)
+        if not (options and one_kind and len(states) == len(params)):
+            optimizer.step()
+            return
+        groups.append((group, params, states))
+    for group, params, states in groups:
+        if not params:
+            continue
+        steps = [state["step"] for state in states]
+        torch._foreach_add_(steps, 1)
+        beta1, beta2 = group["betas"]
+        torch._fused_adam_(
+            params, [p.grad for p in params], [state["exp_avg"] for state in states],
+            [state["exp_avg_sq"] for state in states], [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
+            beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
+        )  # fmt: skip
+
+
+def zero_grad(optimizer: torch.optim.Optimizer) -> None:
+    """`optimizer.zero_grad()` (set to None) without its profiler scope and foreach bookkeeping."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = None
+
+
 def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
     """Where the losses are computed under it, the matmuls of the hidden layers run in bfloat16 (autocast casts
     their inputs and, once per region, the weights); everything else stays float32: the networks run their output

@@ -69,3 +69,39 @@ def test_compiled_cuda_graph_replays_the_eager_update(monkeypatch: pytest.Monkey
     monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
     gpu = torch.device("cuda")
     assert_same_run(run(gpu, 8, compile=True, cudagraphs=True), run(gpu, 8))
+
+
+def test_adam_step_is_the_optimizers_own_step_bit_for_bit() -> None:
+    """speed.adam_step calls the fused kernel itself: the same parameters and state as optimizer.step(), over two param
+    groups with their own learning rates, a parameter without a gradient (skipped by both), and the first step, where
+    the state is made."""
+    from sac.speed import adam, adam_step, zero_grad
+
+    def run(step: str) -> tuple[list[torch.Tensor], dict]:
+        torch.manual_seed(0)
+        params = [torch.nn.Parameter(torch.randn(5, 4)), torch.nn.Parameter(torch.randn(4)),
+                  torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.zeros(()))]  # fmt: skip
+        optimizer = adam([{"params": params[:3]}, {"params": params[3:], "lr": 1e-2}], lr=3e-3)
+        own_step, calls = optimizer.step, []
+        optimizer.step = lambda: calls.append(1) or own_step()  # type: ignore[method-assign]
+        g = torch.Generator().manual_seed(1)
+        for i in range(6):
+            zero_grad(optimizer) if step == "lean" else optimizer.zero_grad()
+            x = torch.randn(7, 5, generator=g)
+            loss = ((x @ params[0] + params[1]).tanh().sum() + params[3].exp() * (i + 1)) ** 2
+            if i % 2:
+                loss = loss + params[2].pow(2).sum()  # params[2] has a gradient only on odd steps
+            loss.backward()
+            adam_step(optimizer) if step == "lean" else optimizer.step()
+        # The lean step took the optimizer's own for the steps that made state: the first, and params[2]'s first.
+        assert len(calls) == (2 if step == "lean" else 6)
+        return [p.detach().clone() for p in params], optimizer.state_dict()
+
+    (p_lean, s_lean), (p_own, s_own) = run("lean"), run("own")
+    for a, b in zip(p_lean, p_own, strict=True):
+        assert torch.equal(a, b)
+    assert s_lean["state"].keys() == s_own["state"].keys() == {0, 1, 2, 3}
+    for i, state in s_own["state"].items():
+        assert int(state["step"]) == (3 if i == 2 else 6)
+        for key, value in state.items():
+            assert torch.equal(s_lean["state"][i][key], value), (i, key)
