@@ -1,4 +1,5 @@
-"""The speed switches of the SAC update, in one place: fused Adam, torch.compile, CUDA-graph capture, bf16 autocast.
+"""The speed switches of the SAC update, in one place: fused Adam (and its step without torch.optim's Python),
+torch.compile, CUDA-graph capture, bf16 autocast.
 
 None of them changes what an update computes: the losses stay in `losses.py` and the agent calls them the same
 way (bf16 changes the rounding of the hidden layers' matmuls, nothing else). `compile=true` and `cudagraphs=true`
