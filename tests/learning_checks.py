@@ -175,9 +175,10 @@ def one_thread(run: Callable[[int], Statistics], seed: int) -> Statistics:
 
 
 class CheckRuns:
-    """Every seed of the checks `names`, each run with one torch thread in a process of its own (spawned, not forked,
-    so nothing the parent imported or seeded reaches it), `workers` at a time (default: the cores), in the order of
-    `names` (longest first, so that the workers finish together), from the moment this is made.
+    """Every seed of the checks `names`, each run with one torch thread, `workers` at a time (default: the cores) in
+    worker processes of their own (spawned, not forked, so nothing the parent imported or seeded reaches them; a
+    worker takes the next run when it finishes one, and every run seeds itself), in the order of `names` (longest
+    first, so that the workers finish together), from the moment this is made.
 
     `nice` lowers the workers' priority: the suite starts its learning checks at the session's start at nice 19
     (tests/conftest.py), so that their runs fill the core the other tests leave idle and yield it whenever a test
