@@ -171,6 +171,10 @@ case "${1:-}" in
     for _ in $(seq 300); do pgrep -f "train_(sac|reinforce).py .*$RUNS/" >/dev/null || break; sleep 1; done
     for run in "$RUNS"/*_seed*/; do
       name=$(basename "$run")
+      if [ ! -e "$run/metrics.jsonl" ]; then  # stopped while it started: nothing to keep, and the next start begins it
+        rm -rf "$run"
+        continue
+      fi
       out=benchmarks/measured/$(study_of "$name")/$name
       mkdir -p "$out"
       cp "$run/config.yaml" "$run/metrics.jsonl" "$run/run.json" "$out/"
