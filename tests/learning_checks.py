@@ -9,7 +9,7 @@ with bounds and `need` chosen from that distribution so that correct code fails 
 
 `tests/test_learning.py` runs them, and `calibrate_learning_checks.py` beside it measures them: both run exactly the
 same code.
-Each run gets one torch thread in a process of its own; `SeedPool` runs them side by side on the cores.
+Each run gets one torch thread in a worker process of its own; `CheckRuns` runs them side by side on the cores.
 """
 
 from __future__ import annotations
