@@ -58,11 +58,15 @@ study_steps() {  # STUDY CELL: the job's budget (REINFORCE, the on-policy baseli
     *) echo "lanes.sh: unknown study $1" >&2; exit 2 ;;
   esac
 }
-cell_commit() {  # the commit a cell trains from: the truncated normal and the mixture came after LANE_COMMIT, and
-  case $1 in      # REINFORCE's runs started from the code of the house's third pass
+# The commit a cell trains from: the truncated normal and the mixture came after LANE_COMMIT, REINFORCE's runs started
+# from the code of the house's third pass, and issue 41's VAE runs (a study of its own, none of them started before
+# the change) from a commit with issue 40's kept speed levers (the per-critic output layer, the lean Adam step).
+cell_commit() {
+  case $1 in
     truncated | mixture) echo cf6693f ;;
     reinforce) echo 23896ee ;;
     bf16) echo 4406c94 ;;
+    vae) echo 9f45f6b ;;
     *) echo "$LANE_COMMIT" ;;
   esac
 }
