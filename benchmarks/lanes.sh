@@ -128,6 +128,16 @@ run_one() {  # STUDY:ENV:CELL:SEED: start or resume one run to its study's budge
   fi
 }
 
+after_run() {  # STUDY:ENV:CELL:SEED, finished: issue 41 asks for the critics' value bias at the VAE runs' 300k, measured
+  local -a f  # here from the final checkpoint (checkpoints stay on this machine) and copied beside the curves by `stop`
+  IFS=: read -r -a f <<<"$1"
+  local run
+  run=$RUNS/$(name_of "$1")
+  [ "${f[0]}" = vae_encoder ] && finished "$run" && [ ! -e "$run/q_bias.md" ] || return 0
+  (cd "$(worktree "$(cell_commit "${f[2]}")")" && PYTHONPATH=$PWD MUJOCO_GL=egl \
+    $PY benchmarks/q_bias.py "$run" --episodes 5 --out "$run/q_bias.md.part") && mv "$run/q_bias.md.part" "$run/q_bias.md"
+}
+
 study_of() {  # a run directory's name -> the study of the queued job that names it
   local job
   for job in ${QUEUES[*]}; do
@@ -160,9 +170,11 @@ case "${1:-}" in
     REPO=$2 PY=$2/.venv/bin/python
     shift 2
     for job in "$@"; do
-      done_job "$job" && continue
-      echo "$(date -u +%FT%T) start $job"
-      run_one "$job" || { echo "$(date -u +%FT%T) stopped $job ($?)"; exit; }
+      if ! done_job "$job"; then
+        echo "$(date -u +%FT%T) start $job"
+        run_one "$job" || { echo "$(date -u +%FT%T) stopped $job ($?)"; exit; }
+      fi
+      after_run "$job" || { echo "$(date -u +%FT%T) value bias of $job failed ($?)"; exit; }
     done
     ;;
   pause | cont)
@@ -182,6 +194,7 @@ case "${1:-}" in
       out=benchmarks/measured/$(study_of "$name")/$name
       mkdir -p "$out"
       cp "$run/config.yaml" "$run/metrics.jsonl" "$run/run.json" "$out/"
+      [ ! -e "$run/q_bias.md" ] || cp "$run/q_bias.md" "$out/"
       if finished "$run" || [[ $name == *_reinforce_* ]]; then  # REINFORCE keeps no replay to pack: an hour a run
         rm -rf "benchmarks/lanes/$name"
       else
