@@ -22,34 +22,38 @@ HOME_DIR=${LANES_HOME:-/work/lanes}  # LANES_HOME: another place, to try the scr
 RUNS=$HOME_DIR/runs
 PY=$REPO/.venv/bin/python
 # Issue 39's estimator study: REINFORCE first (1M steps, but 20 minutes a run, and not packed: it finishes within a
-# session), then each lane one cell, HalfCheetah first, so both cells advance together; then issue 41's SAC on the
-# VAE latent, the truncated-normal and mixture cells, and K pathwise samples.
-QUEUES=(
+# session), then each lane one cell, HalfCheetah first, so both cells advance together (FIRST); then issue 41's SAC on
+# the VAE latent, the truncated-normal and mixture cells, and K pathwise samples (THEN).
+FIRST=(
   "estimator_study:HalfCheetah:reinforce:0 estimator_study:HalfCheetah:reinforce:1
    estimator_study:HalfCheetah:reinforce:2
    estimator_study:HalfCheetah:score:0 estimator_study:HalfCheetah:score:1 estimator_study:HalfCheetah:score:2
-   estimator_study:Hopper:score:0 estimator_study:Hopper:score:1 estimator_study:Hopper:score:2
-   vae_encoder:HalfCheetah:vae:0 vae_encoder:HalfCheetah:vae:1 vae_encoder:HalfCheetah:vae:2
+   estimator_study:Hopper:score:0 estimator_study:Hopper:score:1 estimator_study:Hopper:score:2"
+  "estimator_study:Hopper:reinforce:0 estimator_study:Hopper:reinforce:1 estimator_study:Hopper:reinforce:2
+   estimator_study:HalfCheetah:beta:0 estimator_study:HalfCheetah:beta:1 estimator_study:HalfCheetah:beta:2
+   estimator_study:Hopper:beta:0 estimator_study:Hopper:beta:1 estimator_study:Hopper:beta:2"
+)
+THEN=(
+  "vae_encoder:HalfCheetah:vae:0 vae_encoder:HalfCheetah:vae:1 vae_encoder:HalfCheetah:vae:2
    estimator_study:HalfCheetah:truncated:0 estimator_study:HalfCheetah:truncated:1
    estimator_study:HalfCheetah:truncated:2 estimator_study:Hopper:truncated:0 estimator_study:Hopper:truncated:1
    estimator_study:Hopper:truncated:2 estimator_study:HalfCheetah:reparam8:0 estimator_study:Hopper:reparam8:0
    estimator_study:HalfCheetah:reparam8:2"
-  "estimator_study:Hopper:reinforce:0 estimator_study:Hopper:reinforce:1 estimator_study:Hopper:reinforce:2
-   estimator_study:HalfCheetah:beta:0 estimator_study:HalfCheetah:beta:1 estimator_study:HalfCheetah:beta:2
-   estimator_study:Hopper:beta:0 estimator_study:Hopper:beta:1 estimator_study:Hopper:beta:2
-   vae_encoder:Hopper:vae:0 vae_encoder:Hopper:vae:1 vae_encoder:Hopper:vae:2
+  "vae_encoder:Hopper:vae:0 vae_encoder:Hopper:vae:1 vae_encoder:Hopper:vae:2
    estimator_study:HalfCheetah:mixture:0 estimator_study:HalfCheetah:mixture:1 estimator_study:HalfCheetah:mixture:2
    estimator_study:Hopper:mixture:0 estimator_study:Hopper:mixture:1 estimator_study:Hopper:mixture:2
    estimator_study:HalfCheetah:reparam8:1 estimator_study:Hopper:reparam8:1 estimator_study:Hopper:reparam8:2"
 )
-
 # Issue 40's bf16 learning parity (precision=bf16, HalfCheetah and Hopper, seeds 0-2, 300k steps) needs a CPU with bf16
-# units: where this one has them, each lane runs one env's parity runs first; elsewhere they are not queued at all
-# (a bf16 run cannot resume on a CPU that would emulate bf16).
+# units: where this one has them, each lane runs one env's parity runs after the study's first two cells (the study
+# is the closer to done); elsewhere they are not queued at all (a bf16 run cannot resume on a CPU that would emulate
+# bf16).
+BF16=("" "")
 if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
-  QUEUES[0]="bf16_parity:HalfCheetah:bf16:0 bf16_parity:HalfCheetah:bf16:1 bf16_parity:HalfCheetah:bf16:2 ${QUEUES[0]}"
-  QUEUES[1]="bf16_parity:Hopper:bf16:0 bf16_parity:Hopper:bf16:1 bf16_parity:Hopper:bf16:2 ${QUEUES[1]}"
+  BF16=("bf16_parity:HalfCheetah:bf16:0 bf16_parity:HalfCheetah:bf16:1 bf16_parity:HalfCheetah:bf16:2"
+        "bf16_parity:Hopper:bf16:0 bf16_parity:Hopper:bf16:1 bf16_parity:Hopper:bf16:2")
 fi
+QUEUES=("${FIRST[0]} ${BF16[0]} ${THEN[0]}" "${FIRST[1]} ${BF16[1]} ${THEN[1]}")
 
 study_steps() {  # STUDY CELL: the job's budget (REINFORCE, the on-policy baseline, runs to 1M in every study)
   case $1:$2 in
