@@ -59,15 +59,15 @@ def settings(dry_run: bool) -> dict[str, Any]:
             "modes": ["eager"],
             "seeds": 2,
             "parallel_mode": "eager",
-            "parallel_seconds": 15,
+            "parallel_seconds": 8,
             "batched_seeds": [1, 2],
             "batched_modes": ["eager"],
             "learn_mode": "eager",
-            "learn_seconds": 12,
+            "learn_seconds": 8,
             "eval_every": 100,
             "eval_episodes": 1,
             "learning_starts": 200,
-            "log_every": 50,
+            "log_every": 10,
         }
     return {
         "device": "cuda",

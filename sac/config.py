@@ -241,7 +241,8 @@ class TrainConfig:
     """Re-launching a sweep into its old directory (hydra.sweep.dir=...): a finished run is skipped and
     an unfinished one resumes from its latest checkpoint, so only lost work is redone."""
     threads: int = 0
-    """torch threads; 0 = this machine's cores, shared out among a launcher's parallel jobs (n_jobs)."""
+    """torch threads; 0 = OMP_NUM_THREADS where set, else this machine's cores, shared out among a launcher's parallel
+    jobs (n_jobs)."""
     compile: bool = False
     """torch.compile the critic and actor losses (forward and backward); meant for GPUs (benchmarks/)."""
     cudagraphs: bool = False
@@ -289,7 +290,8 @@ class ReinforceConfig:
     relaunch: bool = False
     """As for SAC: in a re-launched sweep, skip finished runs and resume unfinished ones."""
     threads: int = 0
-    """torch threads; 0 = this machine's cores, shared out among a launcher's parallel jobs (n_jobs)."""
+    """torch threads; 0 = OMP_NUM_THREADS where set, else this machine's cores, shared out among a launcher's parallel
+    jobs (n_jobs)."""
 
 
 @dataclass

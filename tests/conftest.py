@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import torch
 from learning_checks import CheckRuns
 
 LEARNING_TESTS = "test_learning.py"
@@ -24,6 +25,20 @@ def quiet_offline_wandb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         mp.delenv("WANDB_BASE_URL", raising=False)
         mp.setenv("NETRC", str(wandb_dir / "no-netrc"))
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread() -> Iterator[None]:
+    """Every test's torch runs one thread, in this process and (OMP_NUM_THREADS, which `threads=0` follows) in the
+    runs it starts. The suite's networks are too small for a second thread to pay, and a second OpenMP thread spins
+    between ops: on 2 cores it took CPU from the learning checks' runs (tests/test_resume.py's three slow cases: 84 s
+    of CPU with two threads, 55 s with one, in the same wall time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", "1")
+        yield
+    torch.set_num_threads(threads)
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import run_entry_point, wandb_history
+from hydra.types import RunMode
+from omegaconf import OmegaConf
 
 from envs.make import make_env
 from sac.agent import SAC
@@ -127,10 +129,23 @@ def test_automatic_threads_work_without_sched_getaffinity(monkeypatch: pytest.Mo
         mode = None
 
     monkeypatch.delattr("os.sched_getaffinity")  # as on macOS
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite sets it (tests/conftest.py)
     monkeypatch.setattr("os.cpu_count", lambda: 6)
     assert cli.available_cores() == 6
     assert cli.job_threads(0, Run()) == 6
     assert cli.job_threads(3, Run()) == 3
+
+
+@pytest.mark.parametrize(("omp", "expected"), [("3", 3), ("2,1", 2), (" 5 ", 5), ("0", 8), ("", 8), ("four", 8)])
+def test_automatic_threads_follow_omp_num_threads_where_it_is_a_positive_count(
+    monkeypatch: pytest.MonkeyPatch, omp: str, expected: int
+) -> None:
+    # 16 cores, a sweep of 2 jobs at a time: 8 threads each, unless OMP_NUM_THREADS gives a count.
+    sweep = OmegaConf.create({"mode": RunMode.MULTIRUN, "launcher": {"n_jobs": 2}})
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert cli.job_threads(0, sweep) == expected
+    assert cli.job_threads(4, sweep) == 4  # a run's own threads win
 
 
 @pytest.mark.parametrize(

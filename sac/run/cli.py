@@ -218,9 +218,14 @@ def available_cores() -> int:
 
 
 def job_threads(threads: int, hydra_cfg: Any) -> int:
-    """`threads`, or with 0 the cores divided among the jobs a launcher runs at once (at least 1)."""
+    """`threads`; with 0, `OMP_NUM_THREADS` where it is set to a positive count (the OpenMP convention that cluster
+    schedulers, joblib's workers and torch's own default follow), else the cores divided among the jobs a launcher
+    runs at once (at least 1)."""
     if threads > 0:
         return threads
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()  # "4,2": the outermost level's count
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp)
     cores = available_cores()
     n_jobs = OmegaConf.select(hydra_cfg, "launcher.n_jobs", default=1) if hydra_cfg.mode == RunMode.MULTIRUN else 1
     if n_jobs is None or n_jobs < 1:  # joblib: -1 means one job per core
