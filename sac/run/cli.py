@@ -219,7 +219,7 @@ def available_cores() -> int:
 
 def job_threads(threads: int, hydra_cfg: Any) -> int:
     """`threads`; with 0, `OMP_NUM_THREADS` where it is set to a positive count (the OpenMP convention that cluster
-    schedulers, joblib's workers and torch's own default follow), else the cores divided among the jobs a launcher
+    job scripts, joblib's workers and torch's own default follow), else the cores divided among the jobs a launcher
     runs at once (at least 1)."""
     if threads > 0:
         return threads
