@@ -11,6 +11,8 @@ Variants (the library's update is `per-critic head`; the others swap one piece o
 - batched head: the same layer as one batched matmul, as before issue 40;
 - per-critic layers: every critic layer as one addmm per critic, no batched matmul at all;
 - compile: compile=true (torch.compile of the critic and actor losses, forward and backward; warmed up first);
+- compile, C++ wrapper: the same with Inductor's `cpp_wrapper`, which calls the compiled graph's kernels from
+  generated C++ instead of a Python wrapper (the per-op overhead it would remove is what eager pays);
 - optimizer's own step: `optimizer.zero_grad()` and `optimizer.step()` instead of speed.zero_grad and speed.adam_step
   (the same fused kernel without torch.optim's Python around it).
 
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable
 
 import torch
+import torch._inductor.config
 from torch import Tensor
 from torch.nn import functional as F
 
@@ -80,6 +83,7 @@ class Variant:
     def __init__(
         self,
         compile: bool = False,
+        cpp_wrapper: bool = False,
         head: Callable | None = None,
         stack: Stack | None = None,
         step: Callable | None = None,
@@ -88,6 +92,7 @@ class Variant:
         self.agent = SAC(OBS, ACT, AgentConfig(hidden_sizes=HIDDEN, batch_size=BATCH), torch.device("cpu"),
                          compile=compile)  # fmt: skip
         self.head, self.stack, self.step = head, stack, step
+        self.cpp_wrapper = cpp_wrapper
 
     def run(self, batch_list: list[Batch]) -> dict[str, Tensor]:
         default_head, default_stack = networks._per_critic, networks.CriticEnsemble._stack
@@ -96,8 +101,9 @@ class Variant:
         networks.CriticEnsemble._stack = self.stack or default_stack  # type: ignore[method-assign]
         agent.gradient_step = self.step or default_step
         try:
-            for batch in batch_list:
-                metrics = self.agent.update(batch)
+            with torch._inductor.config.patch(cpp_wrapper=self.cpp_wrapper):  # read when the losses compile
+                for batch in batch_list:
+                    metrics = self.agent.update(batch)
         finally:
             networks._per_critic, networks.CriticEnsemble._stack = default_head, default_stack  # type: ignore[method-assign]
             agent.gradient_step = default_step
@@ -128,6 +134,7 @@ def main() -> None:
     }
     if not args.skip_compile:
         makers["compile=true"] = lambda: Variant(compile=True)
+        makers["compile, C++ wrapper"] = lambda: Variant(compile=True, cpp_wrapper=True)
     data = batches(16)
     first = {}
     for name, make in makers.items():  # exactness: the same weights, RNG state and batch
