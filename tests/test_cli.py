@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from envs.make import make_env
 from sac.agent import SAC
 from sac.config import AgentConfig, EnvConfig, TrainConfig, WandbConfig, WandbMode
-from sac.run import cli
+from sac.run import cli, device
 from sac.run.checkpoint import load_checkpoint, restore
 from sac.run.cli import honour_wandb_mode_env
 from sac.run.rollout import EVAL_SEED_OFFSET, run_episodes
@@ -131,7 +131,7 @@ def test_automatic_threads_work_without_sched_getaffinity(monkeypatch: pytest.Mo
     monkeypatch.delattr("os.sched_getaffinity")  # as on macOS
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite sets it (tests/conftest.py)
     monkeypatch.setattr("os.cpu_count", lambda: 6)
-    assert cli.available_cores() == 6
+    assert device.available_cores() == 6
     assert cli.job_threads(0, Run()) == 6
     assert cli.job_threads(3, Run()) == 3
 

@@ -26,6 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from envs import EnvError
 from sac.config import SCHEMAS, UserError, WandbMode
+from sac.run.device import available_cores
 from sac.run.options import RENAMED_OPTIONS, as_dict, register_configs, to_object
 from sac.run.rundir import RunDir, Status, batch_status
 
@@ -208,13 +209,6 @@ def sweep_group(hydra_cfg: Any) -> str:
     """W&B group of a sweep's runs: its directory, e.g. multirun/2026-11-25/10-00-00 -> 2026-11-25_10-00-00."""
     sweep_dir = Path(hydra_cfg.sweep.dir)
     return f"{sweep_dir.parent.name}_{sweep_dir.name}"
-
-
-def available_cores() -> int:
-    """Cores this process may run on: its affinity mask where the OS has one (Linux), else all of them."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def job_threads(threads: int, hydra_cfg: Any) -> int:

@@ -1,7 +1,9 @@
 """Device resolution: a configured device name -> a device this machine has, and a configured precision -> the
-precision its updates run in; or one line saying why not."""
+precision its updates run in; or one line saying why not. Also the CPU cores a process may use."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -15,6 +17,13 @@ BF16_UNITS = ("avx512_bf16", "amx_bf16")
 BF16_PARITY = False
 """Whether bf16 training has shown learning parity with fp32 (HalfCheetah-v5 and Hopper-v5, 3 seeds, 300k steps,
 benchmarks/measured/bf16_parity/): until it has, precision=auto stays in fp32 everywhere."""
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its affinity mask where the OS has one (Linux), else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def resolve_device(name: str, needs_cuda: str | None = None) -> torch.device:

@@ -22,7 +22,7 @@ import torch
 from envs.make import dims, is_discrete, make_env
 from sac.config import Precision, SeedsMode, TrainConfig
 from sac.run import train as loop
-from sac.run.device import resolve_device, resolve_precision
+from sac.run.device import available_cores, resolve_device, resolve_precision
 from sac.run.options import as_dict, validate_train
 from sac.run.replay import ReplayBuffer, capacity
 from sac.run.rundir import Identity, RunDir, seed_dir
@@ -117,7 +117,7 @@ def train_seed_processes(c: TrainConfig, run_dir: Path, resume: bool = False) ->
     seeds = list(c.seeds or [])
     if not resume:
         RunDir(run_dir).create(as_dict(c))
-    cores = c.threads or len(os.sched_getaffinity(0))
+    cores = c.threads or available_cores()
     workers = min(len(seeds), cores)
     group = c.wandb.group or run_dir.name  # the seeds of one batch side by side in W&B
     jobs = []
