@@ -178,6 +178,10 @@ def seeds_side_by_side(args: argparse.Namespace) -> None:
             f"ours({common}, device={args.device!r}, update_warmup={args.update_warmup})", n, threads
         ),
     }
+    if bf16_units(torch.device(args.device)):
+        results[f"this package, {n} processes, precision=bf16"] = in_processes(
+            f"ours({common}, device={args.device!r}, update_warmup={args.update_warmup}, precision='bf16')", n, threads
+        )
     if not args.skip_sb3:
         results[f"Stable-Baselines3, {n} processes"] = in_processes(
             f"peer('sb3', {args.env!r}, {args.warmup}, {args.update_warmup}, {args.steps})", n, threads
@@ -194,6 +198,11 @@ def seeds_side_by_side(args: argparse.Namespace) -> None:
     separate = results[f"this package, {n} processes (seeds_mode=processes)"]
     if isinstance(batched, float) and isinstance(separate, float):
         print(f"  {f'ratio (batched / {n} processes)':<48} {batched / separate:8.2f}x")
+    sbx = results.get(f"SBX (JAX), {n} processes")
+    for name in [k for k in results if k.startswith(f"this package, {n} processes")]:
+        rate = results[name]
+        if isinstance(rate, float) and isinstance(sbx, float):
+            print(f"  {'ratio (' + name.removeprefix('this package, ') + ' / SBX)':<48} {rate / sbx:8.2f}x")
 
 
 def sbx_in_own_process(env: str, warmup: int, update_warmup: int, steps: int, cores: int) -> float | str:
@@ -212,14 +221,15 @@ def sbx_in_own_process(env: str, warmup: int, update_warmup: int, steps: int, co
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def profile(env: str, warmup: int, updates: int = 300) -> None:
-    """Where one update's time goes on the CPU: matmuls, Adam, other ops, and Python/dispatch overhead."""
+def profile(env: str, warmup: int, updates: int = 300, bf16: bool = False) -> None:
+    """Where one update's time goes on the CPU: matmuls, Adam, other ops, and Python/dispatch overhead (with `bf16`,
+    the update of precision=bf16, whose casts between bf16 and fp32 count among the other ops)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     e = make_env(EnvConfig(name=env), seed=0)
     obs_dim, act_dim = e.observation_space.shape[0], e.action_space.shape[0]
-    agent = SAC(obs_dim, act_dim, AgentConfig(), torch.device("cpu"))
+    agent = SAC(obs_dim, act_dim, AgentConfig(), torch.device("cpu"), bf16=bf16)
     buffer = ReplayBuffer(obs_dim, act_dim, warmup + 1, torch.device("cpu"))
     obs, _ = e.reset()
     for _ in range(warmup):
@@ -248,7 +258,9 @@ def profile(env: str, warmup: int, updates: int = 300) -> None:
     groups["other ops (elementwise, copies, indexing)"] = sum(ops.values()) - sum(groups.values())
     # The profiler slows the ops down a little too, so this remainder is a lower bound.
     groups["Python, dispatch, autograd engine"] = max(0.0, wall - sum(ops.values()))
-    print(f"  one update (incl. sampling the batch): {wall:.2f} ms; op times from torch.profiler")
+    print(
+        f"  one {'bf16 ' if bf16 else ''}update (incl. sampling the batch): {wall:.2f} ms; op times from torch.profiler"
+    )
     for name, ms in groups.items():
         print(f"    {name:<42} {ms:6.2f} ms  {100 * ms / wall:5.1f}%")
     top = sorted(ops.items(), key=lambda kv: -kv[1])[:8]
@@ -378,6 +390,8 @@ def main() -> None:
     replay_bytes()
     if args.profile:
         profile(args.env, args.warmup)
+        if bf16_units(torch.device("cpu")):
+            profile(args.env, args.warmup, bf16=True)
 
 
 if __name__ == "__main__":

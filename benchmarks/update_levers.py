@@ -5,6 +5,7 @@ interleaved blocks, and whether the variant computes the same numbers as the lib
     python benchmarks/update_levers.py                  # one torch thread, 9 blocks of 100 updates per variant
     python benchmarks/update_levers.py --threads 2 --blocks 15
     python benchmarks/update_levers.py --small --skip-compile
+    python benchmarks/update_levers.py --bf16           # every variant with precision=bf16 (needs AVX512-BF16 or AMX)
 
 Variants (the library's update is `per-critic head`; the others swap one piece of it for the time of their block):
 - per-critic head: the critics' output layer (width 1) as one addmm per critic (sac/networks.py, `_per_critic`);
@@ -38,9 +39,10 @@ from sac import agent, networks
 from sac.agent import SAC
 from sac.batch import Batch
 from sac.config import AgentConfig
-from sac.run import provenance
+from sac.run import device, provenance
 
 OBS, ACT, BATCH, HIDDEN = 17, 6, 256, [256, 256]
+BF16 = False
 Stack = Callable[[networks.CriticEnsemble, Tensor, bool], Tensor]
 
 
@@ -90,7 +92,7 @@ class Variant:
     ) -> None:
         torch.manual_seed(0)
         self.agent = SAC(OBS, ACT, AgentConfig(hidden_sizes=HIDDEN, batch_size=BATCH), torch.device("cpu"),
-                         compile=compile)  # fmt: skip
+                         compile=compile, bf16=BF16)  # fmt: skip
         self.head, self.stack, self.step = head, stack, step
         self.cpp_wrapper = cpp_wrapper
 
@@ -117,15 +119,19 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=100, help="updates per block")
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--small", action="store_true", help="Pendulum's sizes: obs 3, act 1, batch 128, 64x64")
+    parser.add_argument("--bf16", action="store_true", help="every variant's hidden layers in bf16 (precision=bf16)")
     args = parser.parse_args()
+    global OBS, ACT, BATCH, HIDDEN, BF16
     if args.small:
-        global OBS, ACT, BATCH, HIDDEN
         OBS, ACT, BATCH, HIDDEN = 3, 1, 128, [64, 64]
+    if args.bf16 and not device.bf16_units(torch.device("cpu")):
+        parser.exit(2, "update_levers.py: --bf16 needs a CPU with AVX512-BF16 or AMX; this one emulates bf16\n")
+    BF16 = args.bf16
     torch.set_num_threads(args.threads)
     cpu = provenance.cpu()
     flags = ", ".join(cpu["flags"])
     print(f"CPU: {cpu['model']}; flags: {flags}; {args.threads} torch thread(s); torch {torch.__version__}")
-    print(f"sizes: obs {OBS}, act {ACT}, batch {BATCH}, hidden {HIDDEN}")
+    print(f"sizes: obs {OBS}, act {ACT}, batch {BATCH}, hidden {HIDDEN}; precision {'bf16' if BF16 else 'fp32'}")
     makers: dict[str, Callable[[], Variant]] = {
         "per-critic head (library)": Variant,
         "batched head": lambda: Variant(head=batched_head),

@@ -1,5 +1,5 @@
 """precision=bf16: the hidden layers' matmuls in bfloat16 during updates, everything else float32; a bf16 run saves
-float32 weights and resumes exactly; precision=auto stays float32 until bf16 has shown learning parity.
+float32 weights and resumes exactly; precision=auto is bf16 only where bf16 has shown learning parity and pays.
 
 On a CPU without bf16 units the bf16 arithmetic is emulated (slow, but exact to the same rounding), so these tests
 run on every machine: they pretend the units are there where the CLI would refuse."""
@@ -95,12 +95,20 @@ def test_a_bf16_run_saves_fp32_weights_and_resumes_exactly(tmp_path: Path, monke
     assert losses[0] != losses[1]
 
 
-def test_auto_is_bf16_only_with_bf16_units_and_parity(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_is_bf16_only_with_bf16_units_parity_and_the_configuration_parity_was_shown_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wide = [256, 256]
     for units in (False, True):
         monkeypatch.setattr(device_module, "bf16_units", lambda device, units=units: units)
         for parity in (False, True):
             monkeypatch.setattr(device_module, "BF16_PARITY", parity)
             expected = Precision.bf16 if units and parity else Precision.fp32
-            assert resolve_precision("auto", CPU) == expected
-        assert resolve_precision("fp32", CPU) == Precision.fp32
-    assert resolve_precision("bf16", CPU) == Precision.bf16  # units (the last loop's): bf16 as asked
+            assert resolve_precision("auto", CPU, wide, "none") == expected
+            # Narrower hidden layers (bf16 is slower there), the VAE latent (no parity runs), a GPU (not measured).
+            assert resolve_precision("auto", CPU, [64, 64], "none") == Precision.fp32
+            assert resolve_precision("auto", CPU, [256, 128], "none") == Precision.fp32
+            assert resolve_precision("auto", CPU, wide, "vae") == Precision.fp32
+            assert resolve_precision("auto", torch.device("cuda"), wide, "none") == Precision.fp32
+        assert resolve_precision("fp32", CPU, wide, "none") == Precision.fp32
+    assert resolve_precision("bf16", CPU, [64, 64], "vae") == Precision.bf16  # units (the last loop's): as asked

@@ -4,6 +4,7 @@ precision its updates run in; or one line saying why not. Also the CPU cores a p
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 
@@ -17,6 +18,10 @@ BF16_UNITS = ("avx512_bf16", "amx_bf16")
 BF16_PARITY = False
 """Whether bf16 training has shown learning parity with fp32 (HalfCheetah-v5 and Hopper-v5, 3 seeds, 300k steps,
 benchmarks/measured/bf16_parity/): until it has, precision=auto stays in fp32 everywhere."""
+
+BF16_MIN_WIDTH = 256
+"""precision=auto's bf16 needs every hidden layer at least this wide: parity was shown with 256x256 networks, and at
+64x64 the casts cost more than the bf16 matmuls save (benchmarks/measured/speed/issue40/README.md)."""
 
 
 def available_cores() -> int:
@@ -58,13 +63,18 @@ def bf16_units(device: torch.device) -> bool:
     return any(flag in provenance.cpu()["flags"] for flag in BF16_UNITS)
 
 
-def resolve_precision(name: Precision | str, device: torch.device) -> Precision:
+def resolve_precision(
+    name: Precision | str, device: torch.device, hidden_sizes: Sequence[int], encoder: str
+) -> Precision:
     """precision=auto | fp32 | bf16 on `device` -> fp32 or bf16, or UserError for bf16 where it would be emulated.
 
-    auto is bf16 only where the device has bf16 units and bf16 training has shown parity (BF16_PARITY)."""
+    auto is bf16 only where it was shown to learn as well as fp32 (BF16_PARITY) and to run faster: on a CPU with bf16
+    units, with hidden layers at least BF16_MIN_WIDTH wide and raw states (`encoder` none: SAC on a VAE latent has no
+    bf16 parity runs). On a GPU auto stays fp32: no measurement shows bf16 faster there at these sizes."""
     precision = Precision(name)
     if precision == Precision.auto:
-        return Precision.bf16 if BF16_PARITY and bf16_units(device) else Precision.fp32
+        shown = BF16_PARITY and min(hidden_sizes, default=0) >= BF16_MIN_WIDTH and encoder == "none"
+        return Precision.bf16 if shown and device.type == "cpu" and bf16_units(device) else Precision.fp32
     if precision == Precision.bf16 and not bf16_units(device):
         if device.type == "cuda":
             raise UserError(f"precision=bf16 needs bf16 support, which {torch.cuda.get_device_name(device)} lacks")

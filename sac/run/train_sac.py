@@ -42,7 +42,7 @@ def train(c: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, floa
     """
     validate_train(c)
     device = resolve_device(c.device, needs_cuda="cudagraphs=true" if c.cudagraphs else None)
-    precision = resolve_precision(c.precision, device)
+    precision = resolve_precision(c.precision, device, c.agent.hidden_sizes, c.encoder.name)
     if c.seeds is not None and not (
         c.seeds_mode == SeedsMode.batched or (c.seeds_mode == SeedsMode.auto and device.type == "cuda")
     ):
