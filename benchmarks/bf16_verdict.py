@@ -132,9 +132,8 @@ def report(bf16: dict[str, Runs], fp32: dict[str, Runs]) -> tuple[str, bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--measured", type=Path, default=MEASURED, help="the folder holding bf16_parity/ and full_budget/"
-    )
+    parser.add_argument("--measured", type=Path, default=MEASURED, help="holds bf16_parity/ and full_budget/")
+    parser.add_argument("--out", type=Path, help="where to write the verdict (default: bf16_parity/verdict.md)")
     args = parser.parse_args()
     bf16 = load(sorted((args.measured / "bf16_parity").glob("*_bf16_seed*")))
     fp32 = load(sorted((args.measured / "full_budget").glob("*_seed*")))

@@ -15,9 +15,10 @@ BF16_UNITS = ("avx512_bf16", "amx_bf16")
 """The CPU flags of native bf16 arithmetic. Without them bf16 matmuls are emulated, about 50x slower than fp32
 (benchmarks/measured/speed/README.md)."""
 
-BF16_PARITY = False
-"""Whether bf16 training has shown learning parity with fp32 (HalfCheetah-v5 and Hopper-v5, 3 seeds, 300k steps,
-benchmarks/measured/bf16_parity/): until it has, precision=auto stays in fp32 everywhere."""
+BF16_PARITY = True
+"""Whether bf16 training has shown learning parity with fp32: HalfCheetah-v5 and Hopper-v5, 3 seeds, 300k steps, the
+bf16 runs within the fp32 runs' spread on both (benchmarks/measured/bf16_parity/verdict.md; tests/test_bf16_parity.py
+holds this constant to that verdict)."""
 
 BF16_MIN_WIDTH = 256
 """precision=auto's bf16 needs every hidden layer at least this wide: parity was shown with 256x256 networks, and at
