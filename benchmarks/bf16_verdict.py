@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs import env_id
-from sac.analysis.stats import iqm, probability_of_improvement, stratified_bootstrap_ci
-from sac.run.rundir import RunDir, series
+from sac.analysis.runs import load_local_run
+from sac.analysis.stats import iqm_ci
+from sac.analysis.tables import improvement_ci
 
 MEASURED = Path(__file__).resolve().parent / "measured"
 STEP = 300_000
@@ -61,29 +61,22 @@ class Verdict:
 def judge(bf16: np.ndarray, fp32: np.ndarray) -> Verdict:
     """The rule on the 300k returns of one env's bf16 runs (n,) and fp32 runs (m,)."""
     bf16, fp32 = np.asarray(bf16, dtype=float), np.asarray(fp32, dtype=float)
-    return Verdict(
-        stratified_bootstrap_ci([bf16], lambda s: iqm(s[0])),
-        (float(fp32.min()), float(fp32.max())),
-        stratified_bootstrap_ci([bf16, fp32], lambda s: probability_of_improvement(s[:1], s[1:])),
-    )
+    return Verdict(iqm_ci(bf16), (float(fp32.min()), float(fp32.max())), improvement_ci([bf16], [fp32]))
 
 
 def load(folders: list[Path]) -> dict[str, Runs]:
     """env id -> the runs in `folders` (each a run directory), in seed order."""
     by_env: dict[str, list[tuple[int, list[float], float, float]]] = {}
     for folder in folders:
-        run = RunDir(folder)
-        config = run.read_config()
-        records = run.records()
-        steps, values = series(records, "eval/return_mean")
+        run = load_local_run(folder)
+        steps, values = run.series("eval/return_mean")
         at = dict(zip(steps.tolist(), values.tolist(), strict=True))
         if STEP not in at:
             raise SystemExit(f"bf16_verdict.py: {folder} has no evaluation at step {STEP}: not finished")
-        last = [r for r in records if STEP - 10_000 < r["step"] <= STEP]
+        last = [r for r in run.records if STEP - 10_000 < r["step"] <= STEP]
         q = float(np.mean([r["train/q_mean"] for r in last if "train/q_mean" in r]))
         entropy = float(np.mean([r["train/entropy"] for r in last if "train/entropy" in r]))
-        row = (int(config["seed"]), [at[s] for s in STAGES], q, entropy)
-        by_env.setdefault(env_id(config["env"]["name"]), []).append(row)
+        by_env.setdefault(run.env_id, []).append((run.seed, [at[s] for s in STAGES], q, entropy))
     out = {}
     for env, rows in sorted(by_env.items()):
         rows.sort()

@@ -107,6 +107,7 @@ class Variant:
         networks._per_critic = self.head or default_head  # type: ignore[assignment]
         networks.CriticEnsemble._stack = self.stack or default_stack  # type: ignore[method-assign]
         agent.gradient_step = self.step or default_step
+        default_precision = torch.get_float32_matmul_precision()
         torch.set_float32_matmul_precision(self.matmul_precision)
         try:
             with torch._inductor.config.patch(cpp_wrapper=self.cpp_wrapper):  # read when the losses compile
@@ -115,7 +116,7 @@ class Variant:
         finally:
             networks._per_critic, networks.CriticEnsemble._stack = default_head, default_stack  # type: ignore[method-assign]
             agent.gradient_step = default_step
-            torch.set_float32_matmul_precision("highest")
+            torch.set_float32_matmul_precision(default_precision)
         return metrics
 
 

@@ -60,7 +60,7 @@ def aggregate(runs: list[Run]) -> list[Aggregate]:
     return rows
 
 
-def _improvement_ci(x: list[np.ndarray], y: list[np.ndarray]) -> CI:
+def improvement_ci(x: list[np.ndarray], y: list[np.ndarray]) -> CI:
     """P(X > Y) with its CI; x and y hold one array of final returns per env, in the same env order."""
     k = len(x)
     return stratified_bootstrap_ci(x + y, lambda s: probability_of_improvement(s[:k], s[k:]))
@@ -77,7 +77,7 @@ def improvements(runs: list[Run]) -> list[Improvement]:
             continue
         finals = {x: [np.array([r.final_return() for r in runs if r.env_id == e and r.algorithm == x])
                       for e in shared] for x in (a, b)}  # fmt: skip
-        p = _improvement_ci(finals[a], finals[b])
+        p = improvement_ci(finals[a], finals[b])
         # P(b > a) = 1 - P(a > b): ties count half either way.
         flipped = (1 - p[0], 1 - p[2], 1 - p[1])
         found.append(Improvement(a, b, shared, p) if p[0] >= 0.5 else Improvement(b, a, shared, flipped))
