@@ -72,7 +72,7 @@ cell_commit() {
     truncated | mixture) echo cf6693f ;;
     reinforce) echo 23896ee ;;
     bf16) echo 4406c94 ;;
-    vae) echo 9f45f6b ;;
+    vae*) echo 9f45f6b ;;
     *) echo "$LANE_COMMIT" ;;
   esac
 }
@@ -96,6 +96,8 @@ cell_args() {
     reinforce) ;;
     bf16) echo precision=bf16 ;;
     vae) echo encoder=vae ;;
+    vae-kl0.1) echo encoder=vae encoder.kl_weight=0.1 ;;  # issue 41's ablation (benchmarks/vae_ablation.py)
+    vae-sample) echo encoder=vae encoder.latent=sample ;;
     *) echo "lanes.sh: unknown cell $1" >&2; exit 2 ;;
   esac
 }

@@ -44,8 +44,14 @@ def test_run_labels_name_k_sample_and_vae_training_apart_and_read_back_to_their_
     bf16 = {"precision": "bf16"}
     assert run_label(reparam, bf16) == "sac-reparam-bf16" and run_label(reparam, {"precision": "auto"}) == "sac-reparam"
     assert run_label(reparam, k8 | vae | bf16) == "sac-reparam-k8-vae-bf16"
+    # The VAE options an ablation varies name its runs apart from the defaults' (written out or not)
+    kl = {"encoder": {"name": "vae", "kl_weight": 0.1, "latent": "mean", "latent_dim": 32}}
+    small = {"encoder": {"name": "vae", "kl_weight": 1e-5, "latent": "sample", "latent_dim": 8}}
+    assert run_label(reparam, {"encoder": {"name": "vae", "kl_weight": 1.0, "latent": "mean"}}) == "sac-reparam-vae"
+    assert run_label(reparam, kl) == "sac-reparam-vae-kl0.1"
+    assert run_label(reparam, small | bf16) == "sac-reparam-vae-kl1e-05-sample-z8-bf16"
     for identity in IDENTITIES:  # a W&B run's job type is its run_label: it reads back to the identity
-        for config in ({}, vae, k8, k8 | vae, bf16, k8 | vae | bf16):
+        for config in ({}, vae, k8, k8 | vae, bf16, k8 | vae | bf16, kl, small | bf16, k8 | small):
             assert identity_of_label(run_label(identity, config)) == identity
 
 

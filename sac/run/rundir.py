@@ -28,7 +28,7 @@ from typing import IO, Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from sac.config import ActorEstimator, PolicyName, UserError
+from sac.config import ActorEstimator, EncoderConfig, PolicyName, UserError
 from sac.run.options import upgrade_saved_config
 
 METRICS = "metrics.jsonl"
@@ -97,25 +97,35 @@ LEGACY_LABELS = {i.label: i for i in IDENTITIES} | {"sac": Identity("sac", "tanh
 def run_label(identity: Identity, config: Mapping[str, Any]) -> str:
     """What reports call a run and W&B groups it by (its job type): the identity's label, plus -k<K> for pathwise
     training on K samples per state (agent.reparam_samples > 1), -vae for SAC on the VAE state-encoder's latent
-    (encoder=vae) and -bf16 for a run configured precision=bf16. Each trains the same policy with the same estimator
-    on another objective, input or arithmetic, whose curves must not be pooled with the plain runs': sac-reparam-k8,
-    sac-reparam-vae, sac-beta-reparam-vae, sac-reparam-bf16, ..."""
+    (encoder=vae; then -kl<w>, -sample and -z<d> where encoder.kl_weight, encoder.latent or encoder.latent_dim
+    differ from their defaults) and -bf16 for a run configured precision=bf16. Each trains the same policy with the
+    same estimator on another objective, input or arithmetic, whose curves must not be pooled with the plain runs':
+    sac-reparam-k8, sac-reparam-vae, sac-reparam-vae-kl0.1, sac-beta-reparam-vae, sac-reparam-bf16, ..."""
     label = identity.label
     if identity.algorithm == "reinforce":
         return label
     k = config.get("agent", {}).get("reparam_samples", 1)
     if identity.algorithm == "sac" and identity.estimator == "reparam" and k > 1:
         label += f"-k{k}"
-    if config.get("encoder", {}).get("name", "none") == "vae":
+    encoder = config.get("encoder", {})
+    if encoder.get("name", "none") == "vae":
         label += "-vae"
+        defaults = EncoderConfig()
+        if (kl_weight := float(encoder.get("kl_weight", defaults.kl_weight))) != defaults.kl_weight:
+            label += f"-kl{kl_weight:g}"
+        if encoder.get("latent", defaults.latent.value) != defaults.latent.value:
+            label += f"-{encoder['latent']}"
+        if (latent_dim := int(encoder.get("latent_dim", defaults.latent_dim))) != defaults.latent_dim:
+            label += f"-z{latent_dim}"
     if config.get("precision") == "bf16":
         label += "-bf16"
     return label
 
 
 def identity_of_label(label: str) -> Identity:
-    """The identity a run_label names (a W&B run's job type): its label without the -k<K>, -vae and -bf16 parts."""
-    return Identity.read({"algorithm": re.sub(r"(-k\d+)?(-vae)?(-bf16)?$", "", label)})
+    """The identity a run_label names (a W&B run's job type): its label without the -k<K>, -vae[...] and -bf16
+    parts."""
+    return Identity.read({"algorithm": re.sub(r"(-k\d+)?(-vae(-kl[0-9.e+-]+|-sample|-z\d+)*)?(-bf16)?$", "", label)})
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
