@@ -1,11 +1,14 @@
-"""Helpers shared by the tests: small configurations and batches, the real entry points in-process, and a
-reader for offline W&B run files."""
+"""Helpers shared by the tests: small configurations and batches, the real entry points in-process, a reader for
+offline W&B run files, and benchmarks/ scripts as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import struct
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -132,3 +135,13 @@ def discrete_batch(b: int = 16) -> Batch:
     action = torch.randint(3, (b, 1), generator=g).float()
     return Batch(torch.randn(b, 4, generator=g), action, torch.randn(b, generator=g), torch.randn(b, 4, generator=g),
                  torch.zeros(b))  # fmt: skip
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script (benchmarks/NAME.py) imported as the module NAME, so tests call its functions."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -1,13 +1,12 @@
 """Issue 40's bf16 learning parity: the verdict's rule (benchmarks/bf16_verdict.py) on returns whose answer is known,
 the committed verdict recomputed from the committed runs, and precision=auto's BF16_PARITY as that verdict says."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
+from helpers import load_script
 
 from sac.run import device
 
@@ -16,17 +15,8 @@ SCRIPT = ROOT / "benchmarks" / "bf16_verdict.py"
 VERDICT = ROOT / "benchmarks" / "measured" / "bf16_parity" / "verdict.md"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bf16_verdict", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_rule_on_returns_with_a_known_answer() -> None:
-    judge = load_script().judge
+    judge = load_script(SCRIPT).judge
     fp32 = np.array([7185.0, 7912.0, 8613.0])
     inside = judge(np.array([7400.0, 7600.0, 8000.0]), fp32)
     assert inside.holds and inside.fp32_range == (7185.0, 8613.0) and inside.bf16_iqm[0] == 7666.666666666667
