@@ -24,7 +24,8 @@ PY=$REPO/.venv/bin/python
 # Issue 39's estimator study: REINFORCE first (1M steps, but 20 minutes a run, and not packed: it finishes within a
 # session), then each lane one cell, HalfCheetah first, so both cells advance together (FIRST); then issue 41's SAC on
 # the VAE latent, the truncated-normal and mixture cells, and K pathwise samples (THEN). The VAE's HalfCheetah seeds
-# go first, on both lanes as they come free: issue 41's ablation is chosen from them at 300k (vae_encoder/README.md).
+# went first, on both lanes as they came free: issue 41's ablation was chosen from them at 300k (vae_ablation.py),
+# and its seeds share the lanes with Hopper's VAE runs.
 FIRST=(
   "estimator_study:HalfCheetah:reinforce:0 estimator_study:HalfCheetah:reinforce:1
    estimator_study:HalfCheetah:reinforce:2
@@ -35,12 +36,13 @@ FIRST=(
    estimator_study:Hopper:beta:0 estimator_study:Hopper:beta:1 estimator_study:Hopper:beta:2"
 )
 THEN=(
-  "vae_encoder:HalfCheetah:vae:2 vae_encoder:Hopper:vae:1 vae_encoder:Hopper:vae:2
+  "vae_encoder:HalfCheetah:vae:2 vae_encoder:Hopper:vae:1 vae_encoder:Hopper:vae:2 vae_encoder:HalfCheetah:vae-kl0.1:2
    estimator_study:HalfCheetah:truncated:0 estimator_study:HalfCheetah:truncated:1
    estimator_study:HalfCheetah:truncated:2 estimator_study:Hopper:truncated:0 estimator_study:Hopper:truncated:1
    estimator_study:Hopper:truncated:2 estimator_study:HalfCheetah:reparam8:0 estimator_study:Hopper:reparam8:0
    estimator_study:HalfCheetah:reparam8:2"
-  "vae_encoder:HalfCheetah:vae:0 vae_encoder:HalfCheetah:vae:1 vae_encoder:Hopper:vae:0
+  "vae_encoder:HalfCheetah:vae:0 vae_encoder:HalfCheetah:vae:1 vae_encoder:HalfCheetah:vae-kl0.1:0
+   vae_encoder:HalfCheetah:vae-kl0.1:1 vae_encoder:Hopper:vae:0
    estimator_study:HalfCheetah:mixture:0 estimator_study:HalfCheetah:mixture:1 estimator_study:HalfCheetah:mixture:2
    estimator_study:Hopper:mixture:0 estimator_study:Hopper:mixture:1 estimator_study:Hopper:mixture:2
    estimator_study:HalfCheetah:reparam8:1 estimator_study:Hopper:reparam8:1 estimator_study:Hopper:reparam8:2"

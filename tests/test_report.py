@@ -151,9 +151,18 @@ def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Pa
             "d", Identity("reinforce", "gaussian", "score"), "Pendulum-v1", 0, [{"step": 1, "eval/return_mean": -900.0}]
         ),
     ]
+    # Pathwise runs on another input, in other arithmetic or with K samples: none is the plain pathwise run's outcome
+    pathwise, done = Identity("sac", "tanh_gaussian", "reparam"), [{"step": 1, "eval/return_mean": -500.0}]
+    for name, config in (("vae", {"encoder": {"name": "vae"}}), ("bf16", {"precision": "bf16"}),
+                         ("k8", {"agent": {"reparam_samples": 8}})):  # fmt: skip
+        runs.append(Run(name, pathwise, "Pendulum-v1", 0, done, config=config))
     rows = {(r.env_id, r.estimator): r for r in estimator_table(runs)}
     cartpole = {"categorical exact sum", "categorical score function", "Gumbel-softmax (tau = 0.5)"}
-    assert set(rows) == {("CartPole-v1", e) for e in cartpole} | {("Pendulum-v1", "tanh-Gaussian pathwise")}
+    pendulum = {"tanh-Gaussian pathwise", "tanh-Gaussian pathwise, K samples"}
+    assert set(rows) == {("CartPole-v1", e) for e in cartpole} | {("Pendulum-v1", e) for e in pendulum}
+    plain = rows["Pendulum-v1", "tanh-Gaussian pathwise"]
+    assert plain.trained_runs == 1 and plain.final is not None and plain.final[0] == -150.0
+    assert rows["Pendulum-v1", "tanh-Gaussian pathwise, K samples"].trained_runs == 1
     score = rows["CartPole-v1", "categorical score function"]
     assert score.diagnosed == 2 and score.stats["bias_norm"] == pytest.approx(0.2) and score.stats["bias_z"] == 2.0
     assert score.trained_runs == 0 and score.final is None
@@ -162,7 +171,7 @@ def test_estimator_table_averages_each_estimator_per_env_and_policy(tmp_path: Pa
     assert exact.final[0] == pytest.approx(450.0) and exact.final[1] <= 450.0 <= exact.final[2]
     assert rows["Pendulum-v1", "tanh-Gaussian pathwise"].stats["total_variance"] == 2.0
     lines = write_estimator_csv(list(rows.values()), tmp_path / "t.csv").read_text().splitlines()
-    assert len(lines) == 5 and lines[0].startswith("env,estimator,diagnostics,bias_norm")
+    assert len(lines) == 6 and lines[0].startswith("env,estimator,diagnostics,bias_norm")
 
 
 def test_iqm_and_bootstrap_on_known_cases() -> None:

@@ -20,6 +20,7 @@ from sac.analysis.stats import (
     spearman_p,
     stratified_bootstrap_ci,
 )
+from sac.run.rundir import run_label
 
 CI = tuple[float, float, float]
 """(point estimate, 2.5%, 97.5%) of a stratified bootstrap."""
@@ -84,8 +85,8 @@ def improvements(runs: list[Run]) -> list[Improvement]:
     return found
 
 
-# (policy, diagnosed estimator) -> what it is. Runs train with it when their identity has that policy and estimator
-# (no run trains with reparam_k, the pathwise estimator at the score estimator's cost).
+# (policy, diagnosed estimator) -> what it is. Runs train with it when they have that policy and their own estimator
+# (own_estimator) is it: reparam_k, the pathwise estimator at the score estimator's cost, for agent.reparam_samples > 1.
 ESTIMATORS: dict[tuple[str, str], str] = {
     ("tanh_gaussian", "reparam"): "tanh-Gaussian pathwise",
     ("tanh_gaussian", "reparam_k"): "tanh-Gaussian pathwise, K samples",
@@ -139,7 +140,7 @@ def estimator_table(runs: list[Run]) -> list[EstimatorRow]:
                 if p != policy:
                     continue
                 measured = [rec for rec in diagnosed if any(k.startswith(f"grad/{estimator}/") for k in rec)]
-                trained = [r for r in family if r.identity.estimator == estimator and r.finished]
+                trained = [r for r in family if own_estimator(r) == estimator and plain_input(r) and r.finished]
                 if not measured and not trained:
                     continue
                 stats = {}
@@ -186,6 +187,13 @@ class StageRow:
     critics, averaged over the runs (nan where none was logged since the previous stage)."""
     seconds_per_1k: float
     """Median over the runs of 1000 / (median steps/s logged since the previous stage): wall time per 1k steps."""
+
+
+def plain_input(run: Run) -> bool:
+    """Whether the run's label names its estimator alone (no -vae input, no -bf16 arithmetic): the estimator
+    table's learning outcome compares estimators, so runs on another input or arithmetic are left to the stage
+    table, which keeps every label apart."""
+    return run.algorithm == run_label(run.identity, {"agent": run.config.get("agent", {})})
 
 
 def own_estimator(run: Run) -> str:
