@@ -182,9 +182,9 @@ case "${1:-}" in
     for job in "$@"; do
       if ! done_job "$job"; then
         echo "$(date -u +%FT%T) start $job"
-        run_one "$job" || { echo "$(date -u +%FT%T) stopped $job ($?)"; exit; }
+        run_one "$job" || { rc=$?; echo "$(date -u +%FT%T) stopped $job (exit $rc)"; exit "$rc"; }
       fi
-      after_run "$job" || { echo "$(date -u +%FT%T) value bias of $job failed ($?)"; exit; }
+      after_run "$job" || { rc=$?; echo "$(date -u +%FT%T) value bias of $job failed (exit $rc)"; exit "$rc"; }
     done
     ;;
   pause | cont)

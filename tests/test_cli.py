@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,25 @@ def test_each_option_of_every_schema_is_a_known_name() -> None:
     assert {"agent.batch_size", "agent.discrete.estimator", "encoder.latent_dim", "diagnostics.samples"} <= set(names)
     for name in names:
         assert cli.unknown_option("train_sac", [f"{name}=1"]) is None, name
+
+
+def test_jobs_started_together_share_an_output_directory_without_failing(tmp_path: Path) -> None:
+    """Two lanes resumed in the same second share Hydra's default directory; each probes it for writability at once.
+    With one fixed probe name, one job's cleanup deleted the file another was about to remove (exit 2)."""
+    failures: list[BaseException] = []
+
+    def probe_many() -> None:
+        for _ in range(300):
+            try:
+                cli._make_output_dir(str(tmp_path / "outputs"))
+            except SystemExit as e:
+                failures.append(e)
+                return
+
+    threads = [threading.Thread(target=probe_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert list((tmp_path / "outputs").iterdir()) == []  # no probe left behind

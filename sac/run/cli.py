@@ -10,6 +10,7 @@ import difflib
 import functools
 import os
 import sys
+import tempfile
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -241,9 +242,10 @@ class OutputDirCheck(Callback):
 def _make_output_dir(path: str) -> None:
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
-        probe = Path(path) / ".write-test"
-        probe.touch()
-        probe.unlink()
+        # A uniquely named probe: jobs started in the same second share Hydra's default directory, and one fixed
+        # name let one job's cleanup delete the file another was about to remove.
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as e:
         print(
             f"error: output directory {path} is not writable ({e.strerror}): choose another with hydra.run.dir=DIR",
