@@ -139,13 +139,21 @@ run_one() {  # STUDY:ENV:CELL:SEED: start or resume one run to its study's budge
 }
 
 after_run() {  # STUDY:ENV:CELL:SEED, finished: issue 41 asks for the critics' value bias at the VAE runs' 300k, measured
-  local -a f  # here from the final checkpoint (checkpoints stay on this machine) and copied beside the curves by `stop`
-  IFS=: read -r -a f <<<"$1"
+  local -a f  # here from the final checkpoint (checkpoints stay on this machine) and copied beside the curves by `stop`,
+  IFS=: read -r -a f <<<"$1"  # and what the latent keeps of each state dimension (the repository's own script)
   local run
   run=$RUNS/$(name_of "$1")
-  [ "${f[0]}" = vae_encoder ] && finished "$run" && [ ! -e "$run/q_bias.md" ] || return 0
-  (cd "$(worktree "$(cell_commit "${f[2]}")")" && PYTHONPATH=$PWD MUJOCO_GL=egl \
-    $PY benchmarks/q_bias.py "$run" --episodes 5 --out "$run/q_bias.md.part") && mv "$run/q_bias.md.part" "$run/q_bias.md"
+  [ "${f[0]}" = vae_encoder ] && finished "$run" || return 0
+  if [ ! -e "$run/q_bias.md" ]; then
+    (cd "$(worktree "$(cell_commit "${f[2]}")")" && PYTHONPATH=$PWD MUJOCO_GL=egl \
+      $PY benchmarks/q_bias.py "$run" --episodes 5 --out "$run/q_bias.md.part") || return
+    mv "$run/q_bias.md.part" "$run/q_bias.md"
+  fi
+  if [ ! -e "$run/latent_dims.md" ]; then
+    (cd "$REPO" && PYTHONPATH=$PWD MUJOCO_GL=egl \
+      $PY benchmarks/vae_latent_dims.py "$run" --out "$run/latent_dims.md.part") || return
+    mv "$run/latent_dims.md.part" "$run/latent_dims.md"
+  fi
 }
 
 study_of() {  # a run directory's name -> the study of the queued job that names it
@@ -204,7 +212,7 @@ case "${1:-}" in
       out=benchmarks/measured/$(study_of "$name")/$name
       mkdir -p "$out"
       cp "$run/config.yaml" "$run/metrics.jsonl" "$run/run.json" "$out/"
-      [ ! -e "$run/q_bias.md" ] || cp "$run/q_bias.md" "$out/"
+      for made in q_bias.md latent_dims.md; do [ ! -e "$run/$made" ] || cp "$run/$made" "$out/"; done
       if finished "$run" || [[ $name == *_reinforce_* ]]; then  # REINFORCE keeps no replay to pack: an hour a run
         rm -rf "benchmarks/lanes/$name"
       else
