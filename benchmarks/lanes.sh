@@ -182,6 +182,9 @@ case "${1:-}" in
     for i in "${!QUEUES[@]}"; do
       # shellcheck disable=SC2086  # a queue's jobs are its words
       setsid nohup bash $HOME_DIR/lanes.sh lane "$REPO" ${QUEUES[$i]} >>"$HOME_DIR/logs/lane$i.log" 2>&1 </dev/null &
+      # Lanes started in the same second shared Hydra's default output directory, and before commit 53b44ca one
+      # job's writability probe could delete the other's: the pinned commits predate that fix.
+      sleep 2
     done
     ;;
   lane)  # lanes.sh lane REPO JOB ...: one lane's queue (started by `start`)
