@@ -1,3 +1,4 @@
+import html
 import itertools
 import json
 import math
@@ -107,6 +108,37 @@ def test_command_finishes_promptly_without_network(
     assert time.perf_counter() - start < 60
     assert "not published: 127.0.0.1 is unreachable" in stdout
     assert (tmp_path / "report" / "wandb_report.json").exists() and (tmp_path / "report" / "report.html").exists()
+
+
+def test_a_report_of_runs_that_measured_no_estimator_has_no_estimator_section(
+    three_runs: list[Path], tmp_path: Path
+) -> None:
+    """The score-function SAC run and REINFORCE logged no live diagnostics: a study of something else (the VAE
+    encoder, bf16) reads no text about estimators, no empty estimator table and no empty gradient panels."""
+    from sac.analysis.render import DESCRIPTION
+
+    out = build_report(CompareConfig(runs=[str(p) for p in three_runs[1:]], stages=[800]), tmp_path)
+    page = (out / "report.html").read_text()
+    assert "Every estimator, per env" not in page and html.escape(DESCRIPTION) not in page
+    assert "<th>s / 1k steps</th>" in page and "<th>SNR</th>" not in page and "gradient statistics" not in page
+    assert "<td>sac_score</td><td>sac-score</td>" in page  # the runs themselves are there
+    assert not list(out.glob("grad_*.png"))
+    spec = json.dumps(json.loads((out / "wandb_report.json").read_text()))
+    assert "grad/" not in spec and "Every estimator" not in spec
+
+
+def test_the_step_axis_is_logarithmic_only_for_finished_budgets_an_order_of_magnitude_apart() -> None:
+    from sac.analysis.render import log_steps
+    from sac.analysis.runs import Run
+
+    def run(last: int, finished: bool = True) -> Run:
+        identity = Identity("sac", "tanh_gaussian", "reparam")
+        return Run("r", identity, "Hopper-v5", 0, [{"step": last, "eval/return_mean": 0.0}], finished=finished)
+
+    assert log_steps([run(100_000), run(1_000_001)])  # SAC beside REINFORCE's budget
+    assert not log_steps([run(300_000), run(300_000), run(13_917, finished=False)])  # one run has just begun
+    assert not log_steps([run(300_000), run(2_000_000)])
+    assert not log_steps([run(5_000, finished=False)])
 
 
 def test_missing_run_directory_is_one_clear_line(tmp_path: Path) -> None:

@@ -87,8 +87,21 @@ def stage_cells(row: StageRow) -> list[str]:
             g(row.seconds_per_1k)]  # fmt: skip
 
 
-def stage_markdown(rows: list[StageRow]) -> str:
-    return markdown_table(STAGE_COLUMNS, [stage_cells(r) for r in rows])
+GRADIENT_STAGE_COLUMNS = ("estimator", "total variance", "SNR", "variance x cost")
+
+
+def stage_table(rows: list[StageRow], measured: bool) -> tuple[tuple[str, ...], list[list[str]]]:
+    """The stage table's columns and cells; without the gradient columns where no run measured an estimator."""
+    keep = [i for i, c in enumerate(STAGE_COLUMNS) if measured or c not in GRADIENT_STAGE_COLUMNS]
+    return tuple(STAGE_COLUMNS[i] for i in keep), [[cells[i] for i in keep] for cells in map(stage_cells, rows)]
+
+
+def stage_note(measured: bool) -> str:
+    return STAGE_RETURNS + (STAGE_GRADIENTS if measured else "") + STAGE_TIME
+
+
+def stage_markdown(rows: list[StageRow], measured: bool) -> str:
+    return markdown_table(*stage_table(rows, measured))
 
 
 def write_stage_csv(rows: list[StageRow], path: Path) -> Path:
@@ -152,6 +165,19 @@ def html_table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
     return f'<table class="estimators"><tr>{head}</tr>\n{cells}\n</table>'
 
 
+def is_diagnosed(run: Run) -> bool:
+    """Whether the run measured actor-gradient estimators on its live policy (it logged grad/...). A report whose
+    runs measured none (a study of the VAE encoder, of bf16) shows no estimator section and no gradient panels."""
+    return any(k.startswith("grad/") for rec in run.records for k in rec)
+
+
+def log_steps(runs: list[Run]) -> bool:
+    """A log step axis where the finished runs' plotted budgets lie an order of magnitude apart (SAC beside
+    REINFORCE); a run still training is short because it is unfinished, and does not count."""
+    ends = [r.records[-1]["step"] for r in runs if r.finished and r.records]
+    return bool(ends) and max(ends) > 10 * min(ends)
+
+
 def plot_panels(runs: list[Run], out: Path, metrics: Sequence[str] = ()) -> list[tuple[str, Path]]:
     """One PNG per panel: eval return per env, then each of `metrics` per env (mean over seeds per algorithm
     and a 95% bootstrap band), and the gradient diagnostics of each estimator (mean over the runs of an env and
@@ -168,8 +194,7 @@ def plot_panels(runs: list[Run], out: Path, metrics: Sequence[str] = ()) -> list
             fig, ax = plt.subplots(figsize=(7, 4))
             if _seed_bands(ax, [r for r in runs if r.env_id == env], key):
                 ax.set(title=f"{title}, {env}", xlabel="environment steps", ylabel=ylabel)
-                ends = [r.records[-1]["step"] for r in runs if r.env_id == env and r.records]
-                if ends and max(ends) > 10 * min(ends):  # budgets an order of magnitude apart (SAC, REINFORCE)
+                if log_steps([r for r in runs if r.env_id == env]):
                     ax.set_xscale("log")
                 ax.legend()
                 name = "eval_return" if key == "eval/return_mean" else key.replace("/", "_")
@@ -177,7 +202,7 @@ def plot_panels(runs: list[Run], out: Path, metrics: Sequence[str] = ()) -> list
             else:
                 plt.close(fig)
 
-    diagnosed = [r for r in runs if any(k.startswith("grad/") for rec in r.records for k in rec)]
+    diagnosed = [r for r in runs if is_diagnosed(r)]
     # One line per env, policy and estimator: the mean over that group's runs at each diagnostic step.
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in diagnosed:
@@ -269,11 +294,15 @@ def write_html(runs: list[Run], tables: Tables, panels: list[tuple[str, Path]], 
         f"<td>{r.records[-1]['step'] if r.records else 0}</td><td>{r.final_return():.1f}</td></tr>"
         for r in sorted(runs, key=lambda r: (r.env_id, r.algorithm, r.seed))
     )
-    estimators = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in estimator_cells(r)) + "</tr>"
-        for r in tables.estimators
+    measured = any(is_diagnosed(r) for r in runs)
+    stages = stages_html(tables.stages, measured) + early_snr_html(tables.early_snr)
+    description = f"<p>{html.escape(DESCRIPTION)}</p>" if measured else ""
+    estimator_section = (
+        f"<h2>Every estimator, per env</h2>\n<p>{html.escape(ESTIMATOR_NOTE)}</p>\n"
+        f"{html_table(ESTIMATOR_COLUMNS, [estimator_cells(r) for r in tables.estimators])}"
+        if measured
+        else ""
     )
-    stages = stages_html(tables.stages) + early_snr_html(tables.early_snr)
     figures = "\n".join(f'<h2>{html.escape(t)}</h2>\n<img src="{p.name}" alt="{html.escape(t)}">' for t, p in panels)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -281,7 +310,7 @@ def write_html(runs: list[Run], tables: Tables, panels: list[tuple[str, Path]], 
 table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
-<p>{html.escape(DESCRIPTION)}</p>
+{description}
 <h2>Across seeds (finished runs): interquartile mean, 95% stratified bootstrap CI</h2>
 <table><tr><th>env</th><th>algorithm</th><th>runs</th><th>IQM final return</th>
 <th>IQM mean return over training</th></tr>
@@ -289,11 +318,7 @@ table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</styl
 </table>
 {improvement_block}
 {stages}
-<h2>Every estimator, per env</h2>
-<p>{html.escape(ESTIMATOR_NOTE)}</p>
-<table class="estimators"><tr>{"".join(f"<th>{html.escape(c)}</th>" for c in ESTIMATOR_COLUMNS)}</tr>
-{estimators}
-</table>
+{estimator_section}
 <h2>Final evaluation return per run</h2>
 <table><tr><th>run</th><th>algorithm</th><th>env</th><th>seed</th><th>env steps</th><th>final eval return</th></tr>
 {rows}
@@ -306,20 +331,25 @@ table.estimators td,table.estimators th{{padding:.2em .5em;font-size:90%}}</styl
     return path
 
 
-def stages_html(rows: list[StageRow]) -> str:
+def stages_html(rows: list[StageRow], measured: bool) -> str:
     """The stage table, or nothing when the report was asked for no stages."""
     if not rows:
         return ""
-    return (f"<h2>At each stage of training</h2>\n<p>{html.escape(STAGE_NOTE)}</p>\n"
-            f"{html_table(STAGE_COLUMNS, [stage_cells(r) for r in rows])}")  # fmt: skip
+    return (f"<h2>At each stage of training</h2>\n<p>{html.escape(stage_note(measured))}</p>\n"
+            f"{html_table(*stage_table(rows, measured))}")  # fmt: skip
 
 
-STAGE_NOTE = (
+STAGE_RETURNS = (
     "Each algorithm at the given steps: the IQM over seeds of each run's last eval return up to that step (since the "
-    "previous stage: REINFORCE evaluates after whole batches) with its 95% stratified bootstrap CI; the gradient "
-    "statistics of the estimator it trains with, at its last measurement up to that step on each run's own policy "
-    "and critics, averaged over the runs; and the wall time per 1000 steps since the previous stage (the median over "
-    "runs of 1000 / the median logged steps/s; runs that shared a machine with other work read slower)."
+    "previous stage: REINFORCE evaluates after whole batches) with its 95% stratified bootstrap CI; "
+)
+STAGE_GRADIENTS = (
+    "the gradient statistics of the estimator it trains with, at its last measurement up to that step on each run's "
+    "own policy and critics, averaged over the runs; "
+)
+STAGE_TIME = (
+    "and the wall time per 1000 steps since the previous stage (the median over runs of 1000 / the median logged "
+    "steps/s; runs that shared a machine with other work read slower)."
 )
 
 EARLY_SNR_NOTE = (
@@ -351,7 +381,8 @@ DESCRIPTION = (
 
 
 def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool) -> Any:
-    """The W&B Report: eval return grouped by algorithm, gradient variance and SNR on log scales.
+    """The W&B Report: eval return grouped by algorithm and, where the runs measured estimators, gradient variance
+    and SNR on log scales.
 
     Offline, the run set names no project: wandb-workspaces looks a named project up on the server
     when it serialises the report, which would block without a network.
@@ -372,31 +403,34 @@ def wandb_report(runs: list[Run], tables: Tables, c: CompareConfig, online: bool
     grouped = [("eval/return_mean", "Evaluation return"), *((key, key) for key in c.curves)]
     panels: list[Any] = [wr.LinePlot(title=title, x="Step", y=[key], groupby="JobType", groupby_aggfunc="mean",
                                      groupby_rangefunc="minmax") for key, title in grouped]  # fmt: skip
-    for stat, title in GRAD_PANELS.items():
+    measured = any(is_diagnosed(r) for r in runs)
+    for stat, title in GRAD_PANELS.items() if measured else ():
         panels.append(wr.LinePlot(title=title, x="Step", y=[f"grad/{e}/{stat}" for e in DIAGNOSED], log_y=True))
     names = ", ".join(sorted({f"{r.name} ({r.algorithm})" for r in runs}))
     stage_blocks: list[Any] = []
     if tables.stages:
-        stage_blocks = [wr.H2(text="At each stage of training"), wr.P(text=STAGE_NOTE),
-                        wr.MarkdownBlock(text=stage_markdown(tables.stages))]  # fmt: skip
+        stage_blocks = [wr.H2(text="At each stage of training"), wr.P(text=stage_note(measured)),
+                        wr.MarkdownBlock(text=stage_markdown(tables.stages, measured))]  # fmt: skip
     if tables.early_snr:
         stage_blocks += [wr.H2(text="Does early SNR predict the later return?"), wr.P(text=EARLY_SNR_NOTE),
                          wr.MarkdownBlock(text=early_snr_markdown(tables.early_snr))]  # fmt: skip
+    estimator_blocks: list[Any] = []
+    if measured:
+        estimator_blocks = [wr.H2(text="Every estimator, per env"), wr.P(text=ESTIMATOR_NOTE),
+                            wr.MarkdownBlock(text=estimator_markdown(tables.estimators))]  # fmt: skip
     return wr.Report(
         entity=c.wandb_entity or "",
         project=c.wandb_project or "",
         title=c.title,
-        description="Actor-gradient estimators of SAC, measured and compared",
+        description="Actor-gradient estimators of SAC, measured and compared" if measured else "Runs compared",
         blocks=[
             wr.H1(text=c.title),
-            wr.P(text=DESCRIPTION),
+            *([wr.P(text=DESCRIPTION)] if measured else []),
             wr.P(text=f"Runs: {names}."),
             wr.H2(text="Across seeds (finished runs): interquartile mean, 95% stratified bootstrap CI"),
             wr.MarkdownBlock(text=aggregate_markdown(tables.aggregates, tables.improvements)),
             *stage_blocks,
-            wr.H2(text="Every estimator, per env"),
-            wr.P(text=ESTIMATOR_NOTE),
-            wr.MarkdownBlock(text=estimator_markdown(tables.estimators)),
+            *estimator_blocks,
             wr.PanelGrid(runsets=[runset], panels=panels),
         ],
     )
