@@ -90,7 +90,7 @@ def stage_cells(row: StageRow) -> list[str]:
 GRADIENT_STAGE_COLUMNS = ("estimator", "total variance", "SNR", "variance x cost")
 
 
-def stage_table(rows: list[StageRow], measured: bool) -> tuple[tuple[str, ...], list[list[str]]]:
+def stage_grid(rows: list[StageRow], measured: bool) -> tuple[tuple[str, ...], list[list[str]]]:
     """The stage table's columns and cells; without the gradient columns where no run measured an estimator."""
     keep = [i for i, c in enumerate(STAGE_COLUMNS) if measured or c not in GRADIENT_STAGE_COLUMNS]
     return tuple(STAGE_COLUMNS[i] for i in keep), [[cells[i] for i in keep] for cells in map(stage_cells, rows)]
@@ -101,7 +101,7 @@ def stage_note(measured: bool) -> str:
 
 
 def stage_markdown(rows: list[StageRow], measured: bool) -> str:
-    return markdown_table(*stage_table(rows, measured))
+    return markdown_table(*stage_grid(rows, measured))
 
 
 def write_stage_csv(rows: list[StageRow], path: Path) -> Path:
@@ -336,7 +336,7 @@ def stages_html(rows: list[StageRow], measured: bool) -> str:
     if not rows:
         return ""
     return (f"<h2>At each stage of training</h2>\n<p>{html.escape(stage_note(measured))}</p>\n"
-            f"{html_table(*stage_table(rows, measured))}")  # fmt: skip
+            f"{html_table(*stage_grid(rows, measured))}")  # fmt: skip
 
 
 STAGE_RETURNS = (
